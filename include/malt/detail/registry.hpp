@@ -1,0 +1,103 @@
+#ifndef MALT_DETAIL_REGISTRY_HPP
+#define MALT_DETAIL_REGISTRY_HPP
+
+// The process-wide table of functions callable by name. MALT_REMOTE adds to it during
+// static initialisation; the worker looks calls up in it, the host maps a function
+// pointer to its name.
+
+#include <malt/detail/payload.hpp>
+#include <malt/detail/signature.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace malt::detail {
+
+using erased_function = void (*)();
+
+/// Thrown by the trampolines when the arguments cannot be decoded; the worker answers
+/// errc::bad_request.
+struct bad_request : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct function_entry {
+  std::string name;
+  std::string parameter_types;
+  std::string result_type;
+  erased_function function = nullptr;
+  // Decode the arguments, run, and append the result's archive to out when send_value.
+  void (*run_sync)(erased_function, std::span<const char> args, bool send_value, std::vector<char>& out) = nullptr;
+  boost::asio::awaitable<void> (*run_async)(erased_function, std::span<const char> args, bool send_value,
+                                            std::vector<char>& out) = nullptr;
+};
+
+void add_function(function_entry entry);
+const function_entry* find_function(std::string_view name) noexcept;
+const function_entry* find_function(erased_function f) noexcept;
+
+template <class Params>
+Params decode_arguments(std::span<const char> args) {
+  Params values;
+  try {
+    std::apply([&](auto&... v) { decode_values(args, v...); }, values);
+  } catch (const std::exception& e) {
+    throw bad_request(std::string("could not decode the arguments: ") + e.what());
+  }
+  return values;
+}
+
+template <class R, class... A>
+void run_sync(erased_function f, std::span<const char> args, bool send_value, std::vector<char>& out) {
+  auto values = decode_arguments<typename signature<R(A...)>::params>(args);
+  auto fn = reinterpret_cast<R (*)(A...)>(f);
+  if constexpr (std::is_void_v<R>) {
+    std::apply([&](auto&... v) { fn(std::move(v)...); }, values);
+  } else {
+    R r = std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
+    if (send_value) encode_values(out, r);
+  }
+}
+
+template <class R, class... A>
+boost::asio::awaitable<void> run_async(erased_function f, std::span<const char> args, bool send_value,
+                                       std::vector<char>& out) {
+  using T = typename signature<R(A...)>::result;
+  auto values = decode_arguments<typename signature<R(A...)>::params>(args);
+  auto fn = reinterpret_cast<R (*)(A...)>(f);
+  if constexpr (std::is_void_v<T>) {
+    co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
+  } else {
+    T r = co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
+    if (send_value) encode_values(out, r);
+  }
+}
+
+template <class R, class... A>
+bool register_function(std::string name, R (*f)(A...)) {
+  using sig = signature<R(A...)>;
+  function_entry e;
+  e.name = std::move(name);
+  e.parameter_types = sig::parameter_types();
+  e.result_type = sig::result_type();
+  e.function = reinterpret_cast<erased_function>(f);
+  if constexpr (sig::is_coroutine)
+    e.run_async = &run_async<R, A...>;
+  else
+    e.run_sync = &run_sync<R, A...>;
+  add_function(std::move(e));
+  return true;
+}
+
+/// "::ns::f" and "ns :: f" both name ns::f.
+std::string normalise_name(std::string_view spelled);
+
+}  // namespace malt::detail
+
+#endif

@@ -1,0 +1,108 @@
+#ifndef MALT_ERROR_HPP
+#define MALT_ERROR_HPP
+
+// Errors a caller can tell apart: an error_code enum with its category, and one exception
+// class per situation of DESIGN §3. Every exception derives from malt::error, a
+// boost::system::system_error whose code() is a malt::errc, so callers may catch by type or
+// compare codes.
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <optional>
+#include <string>
+#include <type_traits>
+
+namespace malt {
+
+enum class errc : int {
+  remote_exception = 1,  ///< the remote function threw
+  bad_request,           ///< the worker could not decode the request's arguments
+  unknown_function,      ///< no function of that name is registered in the worker
+  signature_mismatch,    ///< the worker's function has another signature than the caller's
+  decode_failed,         ///< the host could not decode the worker's reply
+  worker_terminated,     ///< the worker is dead, or died while the call was pending
+  spawn_failed,          ///< the worker process could not be started
+  protocol_mismatch,     ///< host and worker were built differently (handshake)
+  protocol_error,        ///< a malformed frame arrived; the connection was dropped
+  frame_too_large,       ///< a message is larger than worker_options::max_frame_size
+  invalid_options,       ///< worker_options hold a value that cannot work
+  not_registered,        ///< a function pointer that MALT_REMOTE did not register
+  stop_failed,           ///< the worker survived SIGKILL for longer than allowed
+};
+
+const boost::system::error_category& error_category() noexcept;
+
+inline boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+/// Base of every exception the library throws. what() is the full message.
+class error : public boost::system::system_error {
+ public:
+  error(errc code, std::string message)
+      : boost::system::system_error(make_error_code(code)), message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+/// The worker reported a failure for a call: the function threw (errc::remote_exception),
+/// the request could not be decoded or matched there (bad_request, unknown_function,
+/// signature_mismatch). The original exception object never crosses; its text does.
+/// what() reads "Remote exception from <summary>:\n\n<type>: <message>\nStack trace:\n...".
+class remote_exception : public error {
+ public:
+  remote_exception(errc code, std::string summary, std::string type_name, std::string message,
+                   std::string stack_trace);
+  const std::string& worker_summary() const noexcept { return summary_; }
+  /// Dynamic type of the exception in the worker, demangled ("std::domain_error").
+  const std::string& type_name() const noexcept { return type_name_; }
+  /// The remote exception's what().
+  const std::string& message() const noexcept { return message_; }
+  /// The worker's stack at the throw, one frame per line; empty when unavailable.
+  const std::string& stack_trace() const noexcept { return stack_trace_; }
+
+ private:
+  std::string summary_, type_name_, message_, stack_trace_;
+};
+
+/// The worker is not running: it was dead when called, or died while the call was pending.
+class terminated_worker_exception : public error {
+ public:
+  terminated_worker_exception(std::string summary, std::optional<int> exit_code,
+                              std::optional<int> signal, std::string reason = {});
+  /// Set when the process exited normally.
+  std::optional<int> exit_code() const noexcept { return exit_code_; }
+  /// Set when the process was ended by a signal.
+  std::optional<int> signal() const noexcept { return signal_; }
+
+ private:
+  std::optional<int> exit_code_, signal_;
+};
+
+/// The host could not decode the worker's reply. The worker stays usable.
+class decode_error : public error {
+ public:
+  using error::error;
+};
+
+/// The worker process could not be started. stderr_text() holds what it printed.
+class spawn_error : public error {
+ public:
+  spawn_error(errc code, std::string message, std::string stderr_text = {});
+  const std::string& stderr_text() const noexcept { return stderr_; }
+
+ private:
+  std::string stderr_;
+};
+
+}  // namespace malt
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<malt::errc> : std::true_type {};
+}  // namespace boost::system
+
+#endif

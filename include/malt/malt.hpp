@@ -1,0 +1,13 @@
+#ifndef MALT_MALT_HPP
+#define MALT_MALT_HPP
+
+#include <malt/builtins.hpp>
+#include <malt/call.hpp>
+#include <malt/error.hpp>
+#include <malt/remote.hpp>
+#include <malt/serialization.hpp>
+#include <malt/worker.hpp>
+#include <malt/worker_main.hpp>
+#include <malt/worker_options.hpp>
+
+#endif

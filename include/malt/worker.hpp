@@ -1,0 +1,78 @@
+#ifndef MALT_WORKER_HPP
+#define MALT_WORKER_HPP
+
+// A handle to a worker process, and the lifecycle operations of Malt.jl: spawn_worker,
+// isrunning, stop, kill. All operations run on the io_context the worker was spawned from;
+// a worker and its copies are not thread-safe (use them from that io_context's thread).
+
+#include <malt/worker_options.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <csignal>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace malt {
+
+namespace detail {
+class worker_impl;
+}
+
+/// A running (or ended) worker process. Copies share the worker. When the last copy and
+/// every call task holding it are gone, a running worker is stopped in the background
+/// (exit request, then the signal escalation of stop), without blocking.
+class worker {
+ public:
+  /// The worker's process id.
+  pid_t pid() const noexcept;
+  /// "malt::worker with PID <pid>", as used in error messages.
+  std::string summary() const;
+  /// The executor of the io_context the worker lives on.
+  boost::asio::any_io_executor get_executor() const noexcept;
+  /// The read end of the worker's stdout / stderr when it is not monitored, else -1. The
+  /// descriptor belongs to the worker object; a worker that nobody reads blocks once the
+  /// pipe is full.
+  int stdout_fd() const noexcept;
+  int stderr_fd() const noexcept;
+
+  /// The handle internals, for the call templates of <malt/call.hpp>.
+  const std::shared_ptr<detail::worker_impl>& impl() const noexcept { return impl_; }
+  explicit worker(std::shared_ptr<detail::worker_impl> impl) noexcept : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<detail::worker_impl> impl_;
+};
+
+/// Starts a worker process and completes once it has answered the handshake.
+/// Throws spawn_error (with the worker's stderr when it exited during startup; at once,
+/// not after the timeout), or error{invalid_options}. The worker never outlives this
+/// process: it gets PR_SET_PDEATHSIG, its own process group and no inherited descriptors
+/// but its socket and stdio. Spawn from a thread that lives as long as the workers: Linux
+/// sends the parent-death signal when the spawning thread ends.
+/// Cancellation: none; a hanging child is bounded by startup_timeout.
+boost::asio::awaitable<worker> spawn_worker(worker_options options = {});
+
+/// True until the host has observed the worker's exit.
+bool isrunning(const worker& w) noexcept;
+
+/// Stops the worker: an exit request (the worker stops its own workers first), then
+/// SIGTERM after exit_timeout, then SIGKILL after term_timeout. Pending calls fail with
+/// terminated_worker_exception as soon as the process is gone. Completes after the process
+/// has been reaped. Returns true if the worker was running, false if it had already ended.
+/// Throws error{stop_failed} if the process survives SIGKILL for 10 s.
+boost::asio::awaitable<bool> stop(worker& w);
+
+/// Sends a signal to the worker process (SIGKILL by default) and returns at once; pending
+/// calls fail when the exit is observed. No effect on a worker that has ended.
+void kill(const worker& w, int signo = SIGKILL) noexcept;
+
+/// Process ids of the workers this process started that are still running.
+std::vector<pid_t> running_workers();
+
+}  // namespace malt
+
+#endif

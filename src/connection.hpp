@@ -1,0 +1,64 @@
+#ifndef MALT_SRC_CONNECTION_HPP
+#define MALT_SRC_CONNECTION_HPP
+
+// One end of a host <-> worker byte stream, the same on both sides: one writer that sends
+// queued frames together in one gather write, and a reader loop that decodes every frame
+// a read brought in. It does not know what frames mean; its owner does.
+
+#include "frame.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace malt::detail {
+
+using stream_socket = boost::asio::local::stream_protocol::socket;
+
+/// Why a reader loop ended.
+struct read_end {
+  enum kind { eof, truncated, too_large, unknown_type, io_error } what = eof;
+  std::string message;
+};
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(stream_socket socket, std::uint32_t max_frame_size);
+
+  /// Queues a frame (header included). When nothing is being written the write starts
+  /// before send returns; frames queued while a write is under way go out together next.
+  /// written(notify_id) is called once the frame is on the wire, if notify_id != 0.
+  void send(std::vector<char> frame, std::uint64_t notify_id = 0);
+  void on_written(std::function<void(std::uint64_t)> f) { written_ = std::move(f); }
+
+  /// Reads and decodes frames until the stream ends, calling on_frame for each.
+  boost::asio::awaitable<read_end> read_frames(std::function<void(frame&&)> on_frame);
+
+  /// True while no frame waits to be written.
+  bool idle() const noexcept { return queue_.empty(); }
+  void close() noexcept;
+  std::uint32_t max_frame_size() const noexcept { return max_; }
+
+ private:
+  void start_write();
+  struct queued {
+    std::vector<char> bytes;
+    std::uint64_t notify_id;
+  };
+  stream_socket socket_;
+  std::uint32_t max_;
+  std::deque<queued> queue_;
+  std::size_t in_flight_ = 0;  // frames at the front of queue_ being written
+  std::vector<boost::asio::const_buffer> buffers_;
+  std::function<void(std::uint64_t)> written_;
+};
+
+}  // namespace malt::detail
+
+#endif

@@ -1,0 +1,127 @@
+#include "frame.hpp"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace malt::detail {
+
+bool is_known(frame_type t) noexcept {
+  switch (t) {
+    case frame_type::hello:
+    case frame_type::call:
+    case frame_type::call_no_reply:
+    case frame_type::exit_request:
+    case frame_type::result:
+    case frame_type::failure: return true;
+  }
+  return false;
+}
+
+const char* to_string(frame_type t) noexcept {
+  switch (t) {
+    case frame_type::hello: return "hello";
+    case frame_type::call: return "call";
+    case frame_type::call_no_reply: return "call_no_reply";
+    case frame_type::exit_request: return "exit_request";
+    case frame_type::result: return "result";
+    case frame_type::failure: return "failure";
+  }
+  return "unknown";
+}
+
+void write_header(std::vector<char>& frame, frame_type type, std::uint8_t flags, std::uint64_t call_id) {
+  frame_header h;
+  h.payload_size = static_cast<std::uint32_t>(frame.size() - frame_header_size);
+  h.type = type;
+  h.flags = flags;
+  h.call_id = call_id;
+  std::memcpy(frame.data(), &h, sizeof h);
+}
+
+frame_decoder::frame_decoder(std::uint32_t max_payload, std::size_t staging_size)
+    : max_(max_payload), staging_(staging_size) {}
+
+std::span<char> frame_decoder::prepare() {
+  if (large_) return {large_->payload.data() + large_filled_, large_->payload.size() - large_filled_};
+  if (begin_ != 0) {  // keep the unread bytes at the front so a frame is contiguous
+    std::memmove(staging_.data(), staging_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  return {staging_.data() + end_, staging_.size() - end_};
+}
+
+void frame_decoder::commit(std::size_t n) {
+  if (large_)
+    large_filled_ += n;
+  else
+    end_ += n;
+}
+
+decode_status frame_decoder::next(frame& out) {
+  if (large_) {
+    if (large_filled_ < large_->payload.size()) return decode_status::need_more;
+    out = std::move(*large_);
+    large_.reset();
+    return decode_status::frame;
+  }
+  const std::size_t available = end_ - begin_;
+  if (available < frame_header_size) return decode_status::need_more;
+  frame_header h;
+  std::memcpy(&h, staging_.data() + begin_, sizeof h);
+  if (!is_known(h.type)) {
+    bad_ = h;
+    return decode_status::unknown_type;
+  }
+  if (h.payload_size > max_) {
+    bad_ = h;
+    return decode_status::too_large;
+  }
+  const char* payload = staging_.data() + begin_ + frame_header_size;
+  const std::size_t buffered = available - frame_header_size;
+  if (buffered >= h.payload_size) {
+    out.header = h;
+    out.payload.assign(payload, payload + h.payload_size);
+    begin_ += frame_header_size + h.payload_size;
+    if (begin_ == end_) begin_ = end_ = 0;
+    return decode_status::frame;
+  }
+  if (frame_header_size + h.payload_size <= staging_.size()) return decode_status::need_more;
+  // Too big for the staging buffer: give the frame its own vector and read into it directly.
+  large_.emplace();
+  large_->header = h;
+  large_->payload.resize(h.payload_size);
+  std::memcpy(large_->payload.data(), payload, buffered);
+  large_filled_ = buffered;
+  begin_ = end_ = 0;
+  return decode_status::need_more;
+}
+
+bool frame_decoder::mid_frame() const noexcept { return large_.has_value() || end_ != begin_; }
+
+std::span<const char> payload_reader::take(std::size_t n) {
+  if (in_.size() < n) throw std::runtime_error("truncated payload");
+  auto s = in_.first(n);
+  in_ = in_.subspan(n);
+  return s;
+}
+
+std::uint32_t payload_reader::u32() {
+  std::uint32_t v;
+  std::memcpy(&v, take(sizeof v).data(), sizeof v);
+  return v;
+}
+
+std::string_view payload_reader::string() {
+  const auto n = u32();
+  auto s = take(n);
+  return {s.data(), s.size()};
+}
+
+void put_u32(std::vector<char>& out, std::uint32_t v) {
+  const auto at = out.size();
+  out.resize(at + sizeof v);
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+
+}  // namespace malt::detail

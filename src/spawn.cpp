@@ -1,0 +1,184 @@
+#include "spawn.hpp"
+
+#include <malt/error.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace malt::detail {
+
+unique_fd& unique_fd::operator=(unique_fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+unique_fd::~unique_fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+int unique_fd::release() noexcept {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+int pidfd_open(pid_t pid) noexcept { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_signal(int pidfd, int signo) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signo, nullptr, 0));
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what, int err) {
+  throw spawn_error(errc::spawn_failed, what + ": " + std::strerror(err));
+}
+
+void validate(const worker_options& o, const std::string& exe) {
+  auto bad = [](const std::string& m) { throw error(errc::invalid_options, "invalid worker_options: " + m); };
+  if (o.max_frame_size < 4096) bad("max_frame_size must be at least 4096 bytes");
+  if (o.startup_timeout.count() <= 0) bad("startup_timeout must be positive");
+  if (o.exit_timeout.count() < 0 || o.term_timeout.count() < 0) bad("stop timeouts cannot be negative");
+  for (const auto& [k, v] : o.env)
+    if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos)
+      bad("environment variable name '" + k + "' is empty or contains '='");
+  struct stat st {};
+  if (::stat(exe.c_str(), &st) != 0) fail("cannot start worker executable '" + exe + "'", errno);
+  if (!S_ISREG(st.st_mode) || ::access(exe.c_str(), X_OK) != 0)
+    throw spawn_error(errc::spawn_failed, "worker executable '" + exe + "' is not an executable file");
+  if (!o.working_directory.empty()) {
+    if (::stat(o.working_directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      bad("working_directory '" + o.working_directory + "' is not a directory");
+  }
+}
+
+std::string self_executable() {
+  std::vector<char> buf(4096);
+  ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size());
+  if (n <= 0) fail("cannot find this program's executable", errno);
+  return std::string(buf.data(), static_cast<std::size_t>(n));
+}
+
+std::vector<std::string> environment(const worker_options& o) {
+  std::map<std::string, std::string> vars;
+  if (o.inherit_env)
+    for (char** e = environ; e && *e; ++e) {
+      std::string_view kv(*e);
+      auto eq = kv.find('=');
+      if (eq != std::string_view::npos) vars.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+  for (const auto& [k, v] : o.env) vars[k] = v;
+  std::vector<std::string> out;
+  for (auto& [k, v] : vars) out.push_back(k + "=" + v);
+  return out;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> p;
+  for (auto& s : strings) p.push_back(s.data());
+  p.push_back(nullptr);
+  return p;
+}
+
+struct spawn_attributes {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  spawn_attributes() {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+  }
+  ~spawn_attributes() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+};
+
+}  // namespace
+
+std::string drain(int fd, std::size_t limit) {
+  std::string out;
+  char buf[4096];
+  while (out.size() < limit) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) break;  // nothing more to read right now
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+child_process spawn_child(const worker_options& options) {
+  const std::string exe = options.executable.empty() ? self_executable() : options.executable;
+  validate(options, exe);
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
+  unique_fd host_end(sv[0]), child_end(sv[1]);
+  if (child_end.get() == worker_socket_fd) {  // dup2 onto itself would keep FD_CLOEXEC set
+    child_end = unique_fd(::fcntl(child_end.get(), F_DUPFD_CLOEXEC, 10));
+    if (!child_end) fail("fcntl", errno);
+  }
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) fail("pipe", errno);
+  unique_fd out_r(out[0]), out_w(out[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) fail("pipe", errno);
+  unique_fd err_r(err[0]), err_w(err[1]);
+  unique_fd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!null_in) fail("open /dev/null", errno);
+
+  // Everything the child needs is built before the spawn: only the exec runs in it.
+  std::vector<std::string> argv_strings{exe, std::string(worker_flag) + "fd=" + std::to_string(worker_socket_fd) +
+                                                 ",parent=" + std::to_string(::getpid()) +
+                                                 ",max-frame=" + std::to_string(options.max_frame_size)};
+  argv_strings.insert(argv_strings.end(), options.args.begin(), options.args.end());
+  std::vector<std::string> env_strings = environment(options);
+  auto argv = pointers(argv_strings);
+  auto envp = pointers(env_strings);
+
+  spawn_attributes sa;
+  posix_spawn_file_actions_adddup2(&sa.actions, null_in.get(), 0);
+  posix_spawn_file_actions_adddup2(&sa.actions, out_w.get(), 1);
+  posix_spawn_file_actions_adddup2(&sa.actions, err_w.get(), 2);
+  posix_spawn_file_actions_adddup2(&sa.actions, child_end.get(), worker_socket_fd);
+  posix_spawn_file_actions_addclosefrom_np(&sa.actions, worker_socket_fd + 1);
+  if (!options.working_directory.empty())
+    posix_spawn_file_actions_addchdir_np(&sa.actions, options.working_directory.c_str());
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&sa.attr, &none);
+  posix_spawnattr_setsigdefault(&sa.attr, &all);
+  posix_spawnattr_setpgroup(&sa.attr, 0);  // its own group: a terminal's Ctrl-C does not reach it
+  posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+
+  child_process child;
+  if (int rc = ::posix_spawn(&child.pid, exe.c_str(), &sa.actions, &sa.attr, argv.data(), envp.data()); rc != 0)
+    fail("cannot start worker executable '" + exe + "'", rc);
+  child.pidfd = unique_fd(pidfd_open(child.pid));
+  if (!child.pidfd) {
+    const int e = errno;
+    ::kill(child.pid, SIGKILL);
+    ::waitpid(child.pid, nullptr, 0);
+    fail("pidfd_open", e);
+  }
+  child.socket = std::move(host_end);
+  child.stdout_pipe = std::move(out_r);
+  child.stderr_pipe = std::move(err_r);
+  return child;  // the child's ends close here, so the host sees EOF when the worker ends
+}
+
+}  // namespace malt::detail

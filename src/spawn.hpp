@@ -1,0 +1,57 @@
+#ifndef MALT_SRC_SPAWN_HPP
+#define MALT_SRC_SPAWN_HPP
+
+// Starting a worker process: posix_spawn (glibc runs it as clone(CLONE_VM|CLONE_VFORK), so
+// a large host is not copied), the socketpair end at a known fd named on the command line,
+// stdout/stderr on pipes, its own process group, default signal dispositions, and every
+// other descriptor closed. The worker sets its parent-death signal itself (worker_main).
+
+#include <malt/worker_options.hpp>
+
+#include <string>
+#include <sys/types.h>
+
+namespace malt::detail {
+
+/// The fd number the worker finds its socket at.
+inline constexpr int worker_socket_fd = 3;
+/// The argument that makes a program a worker: "--malt-worker=fd=3,parent=PID,max-frame=N".
+inline constexpr const char* worker_flag = "--malt-worker=";
+
+/// An owned file descriptor.
+class unique_fd {
+ public:
+  unique_fd() = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& o) noexcept : fd_(o.release()) {}
+  unique_fd& operator=(unique_fd&& o) noexcept;
+  ~unique_fd();
+  int get() const noexcept { return fd_; }
+  int release() noexcept;
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+struct child_process {
+  pid_t pid = -1;
+  unique_fd pidfd;
+  unique_fd socket;       // the host's end of the socketpair
+  unique_fd stdout_pipe;  // read ends
+  unique_fd stderr_pipe;
+};
+
+/// Throws error{invalid_options} or spawn_error.
+child_process spawn_child(const worker_options& options);
+
+/// pidfd system calls (glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++).
+int pidfd_open(pid_t pid) noexcept;
+int pidfd_signal(int pidfd, int signo) noexcept;
+
+/// Reads what is left in a pipe of a child that has ended, up to limit bytes.
+std::string drain(int fd, std::size_t limit = 64 * 1024);
+
+}  // namespace malt::detail
+
+#endif

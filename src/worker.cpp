@@ -1,0 +1,340 @@
+#include "worker_impl.hpp"
+
+#include "handshake.hpp"
+#include "output_forwarder.hpp"
+
+#include <malt/worker.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <sys/wait.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace malt {
+namespace asio = boost::asio;
+
+namespace detail {
+namespace {
+
+// Every worker this process started and has not seen exit, for running_workers() and for
+// stopping them all when this process is itself a worker that has to go.
+struct live_registry {
+  std::mutex mutex;
+  std::map<pid_t, std::weak_ptr<worker_impl>> workers;
+};
+live_registry& live() {
+  static live_registry r;
+  return r;
+}
+
+std::atomic<bool> worker_mode{false};
+
+// A program started as a worker whose main() does not call maybe_run_worker would run the
+// host's code again and spawn workers of its own, without end. Refuse instead.
+bool started_as_unserved_worker() {
+  if (worker_mode.load()) return false;
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return cmdline.find(std::string("\0", 1) + worker_flag) != std::string::npos;
+}
+
+}  // namespace
+
+void enter_worker_mode() noexcept { worker_mode.store(true); }
+
+std::vector<std::shared_ptr<worker_impl>> live_workers() {
+  std::vector<std::shared_ptr<worker_impl>> out;
+  std::lock_guard lock(live().mutex);
+  for (auto& [pid, w] : live().workers)
+    if (auto s = w.lock()) out.push_back(std::move(s));
+  return out;
+}
+
+asio::awaitable<void> stop_all_workers() {
+  auto workers = live_workers();
+  if (workers.empty()) co_return;
+  auto ex = co_await asio::this_coro::executor;
+  using stop_op = decltype(asio::co_spawn(ex, workers.front()->stop(), asio::deferred));
+  std::vector<stop_op> ops;
+  for (auto& w : workers) ops.push_back(asio::co_spawn(w->executor(), w->stop(), asio::deferred));
+  co_await asio::experimental::make_parallel_group(std::move(ops))
+      .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+}
+
+asio::awaitable<void> wait_done(pending_call& c) {
+  if (c.state == call_state::done) co_return;
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+      [&c](auto handler) { c.waiter.emplace(std::move(handler)); }, asio::use_awaitable);
+}
+
+worker_impl::worker_impl(asio::any_io_executor ex, child_process child, worker_options options)
+    : ex_(std::move(ex)),
+      options_(std::move(options)),
+      pid_(child.pid),
+      summary_("malt::worker with PID " + std::to_string(child.pid)),
+      conn_(std::make_shared<connection>(stream_socket(ex_, asio::local::stream_protocol(), child.socket.release()),
+                                         options_.max_frame_size)),
+      pidfd_(ex_, child.pidfd.release()),
+      startup_timer_(ex_),
+      stdout_pipe_(std::move(child.stdout_pipe)),
+      stderr_pipe_(std::move(child.stderr_pipe)) {
+  std::lock_guard lock(live().mutex);
+  live().workers[pid_];  // the weak pointer is filled in start(), once shared_from_this works
+}
+
+worker_impl::~worker_impl() {
+  if (!exited_) {
+    // The io_context went away before the worker ended: end it without waiting.
+    pidfd_signal(pidfd_.native_handle(), SIGKILL);
+    siginfo_t info{};
+    ::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.native_handle(), &info, WEXITED | WNOHANG);
+    std::lock_guard lock(live().mutex);
+    live().workers.erase(pid_);
+  }
+}
+
+void worker_impl::start() {
+  {
+    std::lock_guard lock(live().mutex);
+    live().workers[pid_] = weak_from_this();
+  }
+  conn_->on_written([this](std::uint64_t id) { calls_.mark_written(id); });
+  auto self = shared_from_this();
+  asio::co_spawn(ex_, [self]() -> asio::awaitable<void> {
+    auto end = co_await self->conn_->read_frames([w = self.get()](frame&& f) { w->on_frame(std::move(f)); });
+    self->on_connection_end(end);
+  }, asio::detached);
+  asio::co_spawn(ex_, [self]() -> asio::awaitable<void> {
+    co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
+    self->on_exit();
+  }, asio::detached);
+  startup_timer_.expires_after(options_.startup_timeout);
+  startup_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->handshake_ok_) return;
+    self->startup_problem_ = "the worker did not answer the handshake within " +
+                             std::to_string(self->options_.startup_timeout.count()) + " ms";
+    self->signal(SIGKILL);
+  });
+  conn_->send(make_hello_frame());
+}
+
+asio::awaitable<void> worker_impl::finish_startup() {
+  co_await wait_done(handshake_);
+  if (handshake_ok_) {
+    startup_timer_.cancel();
+    start_forwarding();
+    co_return;
+  }
+  // Failed: make sure the child is gone and reaped before reporting.
+  if (!exited_) {
+    signal(SIGKILL);
+    co_await wait_finished(std::chrono::seconds(10));
+  }
+  std::string problem = startup_problem_;
+  if (problem.empty()) {
+    problem = "the worker exited during startup";
+    if (exit_code_) problem += " with code " + std::to_string(*exit_code_);
+    if (exit_signal_) problem += ", killed by signal " + std::to_string(*exit_signal_);
+  }
+  std::string err = stderr_pipe_ ? drain(stderr_pipe_.get()) : std::string();
+  const errc code = problem.starts_with("protocol mismatch") ? errc::protocol_mismatch : errc::spawn_failed;
+  throw spawn_error(code, "could not start worker (" + summary_ + "): " + problem, err);
+}
+
+void worker_impl::start_forwarding() {
+  if (options_.monitor_stdout)
+    forward_output(ex_, stdout_pipe_.release(), 1, pid_, options_.color);
+  else
+    stdout_raw_ = std::move(stdout_pipe_);
+  if (options_.monitor_stderr)
+    forward_output(ex_, stderr_pipe_.release(), 2, pid_, options_.color);
+  else
+    stderr_raw_ = std::move(stderr_pipe_);
+}
+
+void worker_impl::on_frame(frame&& f) {
+  if (!handshake_ok_) {
+    if (f.header.type != frame_type::hello) return fail_connection("the first frame was not a handshake");
+    auto check = check_hello(f.payload);
+    if (!check.mismatch.empty()) return fail_connection("protocol mismatch: " + check.mismatch);
+    handshake_ok_ = true;
+    handshake_.state = call_state::done;
+    wake(handshake_);
+    return;
+  }
+  switch (f.header.type) {
+    case frame_type::result:
+    case frame_type::failure:
+      if (auto c = calls_.complete(f.header.call_id, f.header.type, std::move(f.payload))) wake(*c);
+      return;
+    default:
+      return fail_connection(std::string("unexpected frame '") + to_string(f.header.type) + "' from the worker");
+  }
+}
+
+void worker_impl::fail_connection(std::string reason) {
+  // A worker that breaks the protocol cannot be trusted to answer anything: end it.
+  if (!handshake_ok_ && startup_problem_.empty()) startup_problem_ = reason;
+  if (end_reason_.empty()) end_reason_ = std::move(reason);
+  conn_->close();
+  signal(SIGKILL);
+}
+
+
+void worker_impl::on_connection_end(const read_end& end) {
+  if (end.what != read_end::eof && end.what != read_end::io_error) fail_connection(end.message);
+  connection_ended_ = true;
+  conn_->close();
+  if (exited_) return finish();
+  // The socket closes as the process ends; a worker that closed it and lives on is broken.
+  asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> {
+    if (!co_await self->wait_finished(std::chrono::seconds(1))) {
+      if (self->end_reason_.empty()) self->end_reason_ = "it closed its connection but kept running";
+      self->signal(SIGKILL);
+    }
+  }, asio::detached);
+}
+
+void worker_impl::on_exit() {
+  siginfo_t info{};
+  if (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.native_handle(), &info, WEXITED) == 0) {
+    if (info.si_code == CLD_EXITED)
+      exit_code_ = info.si_status;
+    else
+      exit_signal_ = info.si_status;
+  }
+  exited_ = true;
+  {
+    std::lock_guard lock(live().mutex);
+    live().workers.erase(pid_);
+  }
+  // The kernel closed the worker's end of the socket before reporting the exit, so the
+  // reader is about to read the last replies and the end of the stream; it calls finish().
+  if (connection_ended_) finish();
+}
+
+void worker_impl::finish() {
+  for (auto& c : calls_.terminate_all()) wake(*c);
+  if (handshake_.state != call_state::done) {
+    handshake_.state = call_state::done;
+    handshake_.terminated = true;
+    wake(handshake_);
+  }
+  for (auto* t : finish_waiters_) t->cancel();
+}
+
+void worker_impl::wake(pending_call& c) {
+  if (!c.waiter) return;
+  auto handler = std::move(*c.waiter);
+  c.waiter.reset();
+  asio::post(ex_, std::move(handler));
+}
+
+asio::awaitable<bool> worker_impl::wait_finished(std::chrono::milliseconds d) {
+  if (finished()) co_return true;
+  asio::steady_timer t(ex_, d);
+  finish_waiters_.push_back(&t);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  std::erase(finish_waiters_, &t);
+  co_return finished();
+}
+
+asio::awaitable<bool> worker_impl::stop() {
+  if (exited_) co_return false;
+  auto keep = shared_from_this();
+  if (handshake_ok_ && !connection_ended_) {
+    std::vector<char> f(frame_header_size);
+    write_header(f, frame_type::exit_request, 0, calls_.reserve_id());
+    conn_->send(std::move(f));
+  }
+  if (co_await wait_finished(options_.exit_timeout)) co_return true;
+  signal(SIGTERM);
+  if (co_await wait_finished(options_.term_timeout)) co_return true;
+  signal(SIGKILL);
+  if (co_await wait_finished(std::chrono::seconds(10))) co_return true;
+  throw error(errc::stop_failed, summary_ + " did not exit 10 s after SIGKILL");
+}
+
+void worker_impl::signal(int signo) noexcept {
+  if (!exited_) pidfd_signal(pidfd_.native_handle(), signo);
+}
+
+void worker_impl::release() noexcept {
+  if (exited_) return;
+  asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->stop(); },
+                 asio::detached);
+}
+
+void worker_impl::check_running() const {
+  if (exited_ || connection_ended_ || !handshake_ok_) throw terminated_error();
+}
+
+terminated_worker_exception worker_impl::terminated_error() const {
+  return terminated_worker_exception(summary_, exit_code_, exit_signal_, end_reason_);
+}
+
+}  // namespace detail
+
+pid_t worker::pid() const noexcept { return impl_->pid(); }
+std::string worker::summary() const { return impl_->summary(); }
+asio::any_io_executor worker::get_executor() const noexcept { return impl_->executor(); }
+int worker::stdout_fd() const noexcept { return impl_->raw_stdout(); }
+int worker::stderr_fd() const noexcept { return impl_->raw_stderr(); }
+
+namespace detail {
+namespace {
+
+asio::awaitable<worker> spawn(worker_options options) {
+  if (started_as_unserved_worker())
+    throw spawn_error(errc::spawn_failed,
+                      "this program was started as a malt worker, but its main() does not call "
+                      "malt::maybe_run_worker(argc, argv) first");
+  auto ex = co_await asio::this_coro::executor;
+  auto child = spawn_child(options);
+  auto impl = std::make_shared<worker_impl>(ex, std::move(child), std::move(options));
+  impl->start();
+  co_await impl->finish_startup();
+  // The handle the user holds: when its last copy goes, the worker is stopped.
+  co_return worker(std::shared_ptr<worker_impl>(impl.get(), [impl](worker_impl* w) mutable {
+    w->release();
+    impl.reset();
+  }));
+}
+
+}  // namespace
+}  // namespace detail
+
+// Not a coroutine itself: g++ 12 copies a prvalue argument of a coroutine bitwise when the
+// call stands in another coroutine's co_await, so options reach the coroutine as an xvalue.
+asio::awaitable<worker> spawn_worker(worker_options options) { return detail::spawn(std::move(options)); }
+
+bool isrunning(const worker& w) noexcept { return w.impl()->running(); }
+
+asio::awaitable<bool> stop(worker& w) { co_return co_await w.impl()->stop(); }
+
+void kill(const worker& w, int signo) noexcept { w.impl()->signal(signo); }
+
+std::vector<pid_t> running_workers() {
+  std::vector<pid_t> out;
+  std::lock_guard lock(detail::live().mutex);
+  for (auto& [pid, w] : detail::live().workers) out.push_back(pid);
+  return out;
+}
+
+}  // namespace malt

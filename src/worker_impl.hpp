@@ -1,0 +1,105 @@
+#ifndef MALT_SRC_WORKER_IMPL_HPP
+#define MALT_SRC_WORKER_IMPL_HPP
+
+// The host's side of one worker process: its connection and call table, the reader loop
+// that completes calls, the exit watcher (pidfd) that ends them when the process goes, and
+// the stop escalation. Everything runs on the worker's executor, one thread.
+
+#include "call_table.hpp"
+#include "connection.hpp"
+#include "spawn.hpp"
+
+#include <malt/error.hpp>
+#include <malt/worker_options.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace malt::detail {
+
+class worker_impl : public std::enable_shared_from_this<worker_impl> {
+ public:
+  worker_impl(boost::asio::any_io_executor ex, child_process child, worker_options options);
+  ~worker_impl();
+
+  /// Starts the reader loop and the exit watcher, and sends the handshake.
+  void start();
+  /// Completes when the handshake is answered; throws spawn_error otherwise, after the
+  /// child has been reaped.
+  boost::asio::awaitable<void> finish_startup();
+
+  boost::asio::awaitable<bool> stop();
+  void signal(int signo) noexcept;
+  /// Called when the user's last handle goes: stop in the background.
+  void release() noexcept;
+
+  bool running() const noexcept { return !exited_; }
+  pid_t pid() const noexcept { return pid_; }
+  const std::string& summary() const noexcept { return summary_; }
+  const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
+  int raw_stdout() const noexcept { return stdout_raw_.get(); }
+  int raw_stderr() const noexcept { return stderr_raw_.get(); }
+
+  // For the calls (remote_call.cpp).
+  call_table& calls() noexcept { return calls_; }
+  connection& conn() noexcept { return *conn_; }
+  /// Throws terminated_worker_exception unless calls can be sent.
+  void check_running() const;
+  terminated_worker_exception terminated_error() const;
+  std::uint32_t max_frame_size() const noexcept { return options_.max_frame_size; }
+
+ private:
+  void on_frame(frame&& f);
+  void on_connection_end(const read_end& end);
+  void on_exit();
+  /// The process has exited and its stream ended: fail whatever still waits.
+  void finish();
+  bool finished() const noexcept { return exited_ && connection_ended_; }
+  void wake(pending_call& c);
+  void fail_connection(std::string reason);
+  /// True once finished(), waiting at most d.
+  boost::asio::awaitable<bool> wait_finished(std::chrono::milliseconds d);
+  void start_forwarding();
+
+  boost::asio::any_io_executor ex_;
+  worker_options options_;
+  pid_t pid_;
+  std::string summary_;
+  std::shared_ptr<connection> conn_;
+  call_table calls_;
+  pending_call handshake_;
+  bool handshake_ok_ = false;
+  std::string startup_problem_;
+  boost::asio::posix::stream_descriptor pidfd_;
+  boost::asio::steady_timer startup_timer_;
+  unique_fd stdout_pipe_, stderr_pipe_;  // until forwarding starts or the user takes them
+  unique_fd stdout_raw_, stderr_raw_;
+  bool exited_ = false;
+  bool connection_ended_ = false;
+  std::optional<int> exit_code_, exit_signal_;
+  std::string end_reason_;
+  std::vector<boost::asio::steady_timer*> finish_waiters_;
+};
+
+/// Waits until c is done (a reply, or the worker's end).
+boost::asio::awaitable<void> wait_done(pending_call& c);
+
+/// Workers this process started and has not seen exit.
+std::vector<std::shared_ptr<worker_impl>> live_workers();
+/// Stops every live worker of this process, concurrently.
+boost::asio::awaitable<void> stop_all_workers();
+
+/// Set by worker_main: this process serves a host.
+void enter_worker_mode() noexcept;
+
+}  // namespace malt::detail
+
+#endif

@@ -1,0 +1,98 @@
+#include "spawn.hpp"
+#include "stack_trace.hpp"
+#include "worker_impl.hpp"
+#include "worker_session.hpp"
+
+#include <malt/worker_main.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <string_view>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace malt {
+
+namespace detail {
+void register_builtins();
+}
+
+namespace {
+
+struct worker_arguments {
+  int fd = -1;
+  pid_t parent = -1;
+  std::uint32_t max_frame = 0;
+};
+
+const char* find_worker_flag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]).starts_with(detail::worker_flag)) return argv[i] + std::strlen(detail::worker_flag);
+  return nullptr;
+}
+
+// "fd=3,parent=123,max-frame=268435456"
+bool parse(std::string_view spec, worker_arguments& out) {
+  while (!spec.empty()) {
+    auto comma = spec.find(',');
+    auto item = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    auto eq = item.find('=');
+    if (eq == std::string_view::npos) return false;
+    auto key = item.substr(0, eq), value = item.substr(eq + 1);
+    long long v = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || p != value.data() + value.size() || v < 0) return false;
+    if (key == "fd") out.fd = static_cast<int>(v);
+    else if (key == "parent") out.parent = static_cast<pid_t>(v);
+    else if (key == "max-frame") out.max_frame = static_cast<std::uint32_t>(v);
+  }
+  return out.fd >= 0 && out.parent > 0 && out.max_frame > 0;
+}
+
+}  // namespace
+
+int worker_main(int argc, char** argv) {
+  const char* program = argc > 0 ? argv[0] : "malt worker";
+  const char* spec = find_worker_flag(argc, argv);
+  worker_arguments args;
+  if (!spec || !parse(spec, args)) {
+    std::fprintf(stderr, "%s: this is a malt worker program; it is started by malt::spawn_worker\n", program);
+    return 2;
+  }
+  // Never outlive the host: die with it, and check it did not die before this line.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != args.parent) ::_exit(1);
+  struct stat st {};
+  if (::fstat(args.fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    std::fprintf(stderr, "%s: fd %d is not the host's socket\n", program, args.fd);
+    return 2;
+  }
+  ::fcntl(args.fd, F_SETFD, FD_CLOEXEC);  // programs this worker runs must not hold the host's socket
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the host forwards stdout line by line, as it comes
+
+  detail::enter_worker_mode();
+  detail::record_throw_stacks();
+  detail::register_builtins();
+
+  boost::asio::io_context io(1);
+  auto session = std::make_shared<detail::worker_session>(
+      io, detail::stream_socket(io, boost::asio::local::stream_protocol(), args.fd), args.max_frame);
+  session->start();
+  io.run();
+  std::fflush(nullptr);
+  ::_exit(0);
+}
+
+std::optional<int> maybe_run_worker(int argc, char** argv) {
+  if (!find_worker_flag(argc, argv)) return std::nullopt;
+  return worker_main(argc, argv);
+}
+
+}  // namespace malt

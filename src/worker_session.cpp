@@ -1,0 +1,191 @@
+#include "worker_session.hpp"
+
+#include "handshake.hpp"
+#include "stack_trace.hpp"
+#include "worker_impl.hpp"
+
+#include <malt/detail/registry.hpp>
+#include <malt/error.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
+#include <cstdio>
+#include <cxxabi.h>
+#include <iostream>
+#include <typeinfo>
+#include <unistd.h>
+
+namespace malt::detail {
+namespace asio = boost::asio;
+
+struct call_job {
+  frame request;  // owns the bytes args points into
+  std::span<const char> args;
+  const function_entry* function = nullptr;
+  bool reply_expected = true;
+  bool send_value = true;
+  std::vector<char> reply;  // the reply frame being built
+};
+
+namespace {
+
+std::vector<char> failure_frame(std::uint64_t id, errc code, std::string_view type, std::string_view message,
+                                std::string_view trace) {
+  std::vector<char> f(frame_header_size);
+  put_u32(f, static_cast<std::uint32_t>(code));
+  put_string(f, type);
+  put_string(f, message);
+  put_string(f, trace);
+  write_header(f, frame_type::failure, 0, id);
+  return f;
+}
+
+// Runs body, turning whatever it throws into a failure frame in job.reply.
+template <class Body>
+void run_guarded(call_job& job, Body&& body) {
+  const auto id = job.request.header.call_id;
+  try {
+    body();
+    return;
+  } catch (const bad_request& e) {
+    job.reply = failure_frame(id, errc::bad_request, "malt::bad_request", e.what(), {});
+  } catch (const std::exception& e) {
+    job.reply = failure_frame(id, errc::remote_exception, demangle(typeid(e).name()), e.what(), last_throw_stack());
+  } catch (...) {
+    const std::type_info* t = abi::__cxa_current_exception_type();
+    job.reply = failure_frame(id, errc::remote_exception, t ? demangle(t->name()) : "unknown",
+                              "(an exception that is not a std::exception)", last_throw_stack());
+  }
+}
+
+}  // namespace
+
+worker_session::worker_session(asio::io_context& io, stream_socket socket, std::uint32_t max_frame_size)
+    : io_(io), conn_(std::make_shared<connection>(std::move(socket), max_frame_size)) {}
+
+void worker_session::start() {
+  asio::co_spawn(io_, [self = shared_from_this()]() -> asio::awaitable<void> {
+    auto end = co_await self->conn_->read_frames([w = self.get()](frame&& f) { w->on_frame(std::move(f)); });
+    if (end.what != read_end::eof) std::fprintf(stderr, "malt worker: connection to the host lost: %s\n", end.message.c_str());
+    self->exit_process(0);  // the host has gone or dropped this worker
+  }, asio::detached);
+}
+
+void worker_session::on_frame(frame&& f) {
+  if (!greeted_) {
+    auto check = f.header.type == frame_type::hello ? check_hello(f.payload)
+                                                    : hello_check{0, "the first frame was not a handshake"};
+    if (!check.mismatch.empty()) {
+      std::fprintf(stderr, "malt worker: protocol mismatch with the host: %s\n", check.mismatch.c_str());
+      std::fflush(stderr);
+      ::_exit(2);
+    }
+    greeted_ = true;
+    conn_->send(make_hello_frame());
+    return;
+  }
+  switch (f.header.type) {
+    case frame_type::call:
+    case frame_type::call_no_reply: return dispatch(std::move(f));
+    case frame_type::exit_request: return exit_process(0);
+    default:
+      std::fprintf(stderr, "malt worker: unexpected frame '%s' from the host\n", to_string(f.header.type));
+      return exit_process(2);
+  }
+}
+
+void worker_session::dispatch(frame&& f) {
+  auto job = std::make_shared<call_job>();
+  job->request = std::move(f);
+  job->reply_expected = job->request.header.type == frame_type::call;
+  job->reply.resize(frame_header_size);
+  const auto id = job->request.header.call_id;
+  std::string name;
+  try {
+    payload_reader in(job->request.payload);
+    name = in.string();
+    const std::string_view parameters = in.string();
+    const std::string_view result = in.string();
+    job->args = in.rest();
+    job->function = find_function(name);
+    if (!job->function) {
+      job->reply = failure_frame(id, errc::unknown_function, "malt::unknown_function",
+                                 "no function named '" + name + "' is registered in this worker", {});
+    } else if (parameters != job->function->parameter_types ||
+               (!result.empty() && result != job->function->result_type)) {
+      job->reply = failure_frame(id, errc::signature_mismatch, "malt::signature_mismatch",
+                                 "'" + name + "' is " + job->function->result_type + job->function->parameter_types +
+                                     " in this worker, but was called as " +
+                                     (result.empty() ? std::string("void") : std::string(result)) +
+                                     std::string(parameters),
+                                 {});
+    }
+    // A host that declared a void result does not want the value, whatever it is.
+    job->send_value = (job->request.header.flags & flag_send_value) && !result.empty();
+  } catch (const std::exception& e) {
+    job->reply = failure_frame(id, errc::bad_request, "malt::bad_request",
+                               std::string("malformed call request: ") + e.what(), {});
+  }
+  if (job->reply.size() > frame_header_size) return finish(job);
+  if (job->function->run_sync) {
+    pool_.post([self = shared_from_this(), job] { self->run_sync(job); });
+    return;
+  }
+  asio::co_spawn(io_, [self = shared_from_this(), job]() -> asio::awaitable<void> {
+    std::exception_ptr failed;
+    try {
+      co_await job->function->run_async(job->function->function, job->args, job->send_value, job->reply);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (failed) run_guarded(*job, [&] { std::rethrow_exception(failed); });
+    self->finish(job);
+  }, asio::detached);
+}
+
+void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
+  run_guarded(*job, [&] { job->function->run_sync(job->function->function, job->args, job->send_value, job->reply); });
+  asio::post(io_, [self = shared_from_this(), job] { self->finish(job); });
+}
+
+void worker_session::finish(const std::shared_ptr<call_job>& job) {
+  const auto id = job->request.header.call_id;
+  std::vector<char>& reply = job->reply;
+  const bool failed = reply.size() > frame_header_size && reply[4] == char(frame_type::failure);
+  if (!job->reply_expected) {
+    if (failed) {
+      payload_reader in(std::span<const char>(reply).subspan(frame_header_size));
+      in.u32();
+      const std::string type(in.string()), message(in.string());
+      std::fprintf(stderr, "malt worker: remote_do failed: %s: %s\n", type.c_str(), message.c_str());
+    }
+    return;
+  }
+  if (!failed) {
+    if (reply.size() - frame_header_size > conn_->max_frame_size())
+      reply = failure_frame(id, errc::frame_too_large, "malt::frame_too_large",
+                            "the result is " + std::to_string(reply.size() - frame_header_size) +
+                                " bytes, over the limit of " + std::to_string(conn_->max_frame_size()) +
+                                " bytes (worker_options::max_frame_size)",
+                            {});
+    else
+      write_header(reply, frame_type::result, 0, id);
+  }
+  conn_->send(std::move(reply));
+}
+
+void worker_session::exit_process(int code) {
+  if (exiting_) return;
+  exiting_ = true;
+  asio::co_spawn(io_, [code]() -> asio::awaitable<void> {
+    co_await stop_all_workers();  // a worker never leaves workers of its own behind
+    std::cout.flush();
+    std::fflush(nullptr);
+    // Calls may still run on pool threads: end here rather than run static destructors under them.
+    ::_exit(code);
+  }, asio::detached);
+}
+
+}  // namespace malt::detail

@@ -1,0 +1,42 @@
+#ifndef MALT_SRC_WORKER_SESSION_HPP
+#define MALT_SRC_WORKER_SESSION_HPP
+
+// The worker's side of the connection: it answers the handshake, looks each call up in
+// the registry, checks its signature, runs it (synchronous functions on the thread pool,
+// coroutines on the io_context) and sends exactly one reply per call. It reads on, whatever
+// the calls do, so the host can always reach it.
+
+#include "connection.hpp"
+#include "thread_pool.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+
+namespace malt::detail {
+
+struct call_job;
+
+class worker_session : public std::enable_shared_from_this<worker_session> {
+ public:
+  worker_session(boost::asio::io_context& io, stream_socket socket, std::uint32_t max_frame_size);
+  void start();
+
+ private:
+  void on_frame(frame&& f);
+  void dispatch(frame&& f);
+  void run_sync(const std::shared_ptr<call_job>& job);
+  void finish(const std::shared_ptr<call_job>& job);
+  /// Stops this worker's own workers, then ends the process.
+  void exit_process(int code);
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<connection> conn_;
+  thread_pool pool_;
+  bool greeted_ = false;
+  bool exiting_ = false;
+};
+
+}  // namespace malt::detail
+
+#endif
