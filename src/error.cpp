@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <ostream>
 
 namespace malt {
 namespace {
@@ -44,6 +45,8 @@ const boost::system::error_category& error_category() noexcept {
   static const category instance;
   return instance;
 }
+
+std::ostream& operator<<(std::ostream& os, errc e) { return os << error_category().message(static_cast<int>(e)); }
 
 remote_exception::remote_exception(errc code, std::string summary, std::string type_name,
                                    std::string message, std::string stack_trace)

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cxxabi.h>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -43,8 +44,15 @@ std::string last_throw_stack() {
       continue;
     }
     if (raw.find("N4malt6detail") != std::string_view::npos) break;
-    names.push_back(symbol ? demangle(symbol) + " in " + (info.dli_fname ? info.dli_fname : "?")
-                           : std::string("?? in ") + (info.dli_fname ? info.dli_fname : "?"));
+    const char* object = info.dli_fname ? info.dli_fname : "?";
+    if (symbol) {
+      names.push_back(demangle(symbol) + " in " + object);
+    } else {  // e.g. a function's .cold part: give what addr2line needs
+      char offset[32];
+      std::snprintf(offset, sizeof offset, "+0x%zx",
+                    static_cast<std::size_t>(static_cast<char*>(frames[i]) - static_cast<char*>(info.dli_fbase)));
+      names.push_back(std::string("?? in ") + object + offset);
+    }
   }
   std::string out;
   for (std::size_t i = 0; i < names.size(); ++i) out += " [" + std::to_string(i) + "] " + names[i] + "\n";

@@ -8,23 +8,24 @@ namespace malt::detail {
 void thread_pool::post(std::function<void()> job) {
   std::unique_lock lock(mutex_);
   jobs_.push_back(std::move(job));
-  if (idle_ > 0) {
-    lock.unlock();
-    wake_.notify_one();
-    return;
-  }
+  // Each waiting thread takes one job; more jobs than waiting threads need a new thread,
+  // or a job would wait behind one that blocks.
+  const bool grow = jobs_.size() > waiting_;
   lock.unlock();
-  std::thread([this] { run(); }).detach();  // the pool lives until the worker process ends
+  if (grow)
+    std::thread([this] { run(); }).detach();  // the pool lives until the worker process ends
+  else
+    wake_.notify_one();
 }
 
 void thread_pool::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    while (jobs_.empty()) {
-      ++idle_;
-      const bool woke = wake_.wait_for(lock, std::chrono::minutes(1), [this] { return !jobs_.empty(); });
-      --idle_;
-      if (!woke) return;
+    if (jobs_.empty()) {
+      ++waiting_;
+      const bool got_job = wake_.wait_for(lock, std::chrono::minutes(1), [this] { return !jobs_.empty(); });
+      --waiting_;
+      if (!got_job) return;
     }
     auto job = std::move(jobs_.front());
     jobs_.pop_front();
@@ -33,5 +34,4 @@ void thread_pool::run() {
     lock.lock();
   }
 }
-
 }  // namespace malt::detail

@@ -2,8 +2,8 @@
 #define MALT_SRC_THREAD_POOL_HPP
 
 // Runs the worker's synchronous functions off its I/O thread. The pool grows a thread
-// whenever a job arrives and none is idle, so a call that sleeps or blocks never delays
-// another; threads idle for a minute end.
+// whenever a job arrives and no thread waits for it, so a call that sleeps or blocks never
+// delays another; threads idle for a minute end.
 
 #include <condition_variable>
 #include <cstddef>
@@ -22,7 +22,7 @@ class thread_pool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;
-  std::size_t idle_ = 0;
+  std::size_t waiting_ = 0;  // threads waiting for a job
 };
 
 }  // namespace malt::detail

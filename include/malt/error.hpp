@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -36,6 +37,9 @@ const boost::system::error_category& error_category() noexcept;
 inline boost::system::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
+
+/// Writes the code's message, e.g. "the worker is not running".
+std::ostream& operator<<(std::ostream& os, errc e);
 
 /// Base of every exception the library throws. what() is the full message.
 class error : public boost::system::system_error {

@@ -1,0 +1,323 @@
+// Port of Malt.jl's basic.jl ("Worker management", "Evaluating functions", "Async things"
+// with calls instead of evals), plus the call forms, the three kinds of worker programs,
+// worker_options and the bad inputs the host handles.
+#include "run.hpp"
+#include "test_functions.hpp"
+
+#include <malt/builtins.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <sys/wait.h>
+
+using namespace malt_test;
+namespace asio = boost::asio;
+
+namespace {
+int not_registered_anywhere(int v) { return v; }
+
+asio::awaitable<void> probe(const malt::worker& w) {
+  BOOST_TEST(co_await malt::remote_call_fetch(w, logical_and, true, true));
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(basic)
+
+BOOST_AUTO_TEST_CASE(worker_management) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    BOOST_TEST(malt::isrunning(w));
+    co_await probe(w);
+    BOOST_TEST(malt::running_workers() == std::vector<pid_t>{w.pid()});
+
+    const auto start = std::chrono::steady_clock::now();
+    malt::task<void> sleeping = malt::remote_call(w, sleep_ms, 10'000);
+    BOOST_TEST(co_await malt::stop(w));
+    BOOST_CHECK_THROW(co_await std::move(sleeping), malt::terminated_worker_exception);
+    // The pending call failed when the worker went, not after its 10 s sleep.
+    BOOST_TEST(seconds_since(start) < 8.0);
+    BOOST_TEST(!malt::isrunning(w));
+    BOOST_TEST(malt::running_workers().empty());
+    BOOST_TEST(!co_await malt::stop(w));  // already stopped
+  });
+}
+
+BOOST_AUTO_TEST_CASE(evaluating_functions) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    BOOST_TEST(malt::isrunning(w));
+    co_await probe(w);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(async_things) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    co_await malt::remote_call_wait(w, set_x, 2);
+    BOOST_TEST(co_await malt::remote_call_fetch(w, get_x) == 2);
+
+    // remote_call returns before the work is done; other calls run meanwhile.
+    malt::task<void> later = malt::remote_call(w, sleep_then_set_x, 500, 900);
+    BOOST_TEST(co_await malt::remote_call_fetch(w, get_x) == 2);
+    co_await sleep_for(550ms);
+    BOOST_TEST(co_await malt::remote_call_fetch(w, get_x) == 900);
+    co_await std::move(later);
+
+    malt::remote_do(w, sleep_then_set_x, 500, 400);
+    BOOST_TEST(co_await malt::remote_call_fetch(w, get_x) == 900);
+    co_await sleep_for(550ms);
+    BOOST_TEST(co_await malt::remote_call_fetch(w, get_x) == 400);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(call_forms_and_coroutine_functions) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    BOOST_TEST(co_await malt::remote_call_fetch(w, add, 1, 2) == 3);
+    co_await malt::remote_call_wait(w, add, 1, 2);
+    malt::task<int> t = malt::remote_call(w, add, 20, 22);
+    BOOST_TEST(co_await std::move(t) == 42);
+    malt::remote_do(w, add, 1, 2);
+    // Arguments convert to the parameter types, as in a local call.
+    BOOST_TEST(co_await malt::remote_call_fetch(w, add, short(1), 'a') == 98);
+    // Declared by name and signature, as a host that does not link add() would.
+    BOOST_TEST(co_await malt::remote_call_fetch(w, malt::remote<int(int, int)>{"add"}, 2, 3) == 5);
+    // A coroutine function runs on the worker's io_context: many sleep at once.
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<malt::task<void>> sleeps;
+    for (int i = 0; i < 50; ++i) sleeps.push_back(malt::remote_call(w, async_sleep_ms, 300));
+    for (auto& s : sleeps) co_await std::move(s);
+    BOOST_TEST(seconds_since(start) < 10.0);  // not 50 x 300 ms one after another
+    // Values of any size travel both ways.
+    BOOST_TEST(co_await malt::remote_call_fetch(w, byte_sum, std::vector<std::uint8_t>(3'000'000, 2)) == 6'000'000u);
+    BOOST_TEST((co_await malt::remote_call_fetch(w, make_bytes, 5'000'000u)).size() == 5'000'000u);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(many_calls_in_flight_from_many_coroutines) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    auto ex = co_await asio::this_coro::executor;
+    int finished = 0, wrong = 0;
+    for (int c = 0; c < 20; ++c)
+      asio::co_spawn(ex, [&, c]() -> asio::awaitable<void> {
+        std::vector<malt::task<int>> tasks;
+        for (int i = 0; i < 50; ++i) tasks.push_back(malt::remote_call(w, add, c, i));
+        for (int i = 0; i < 50; ++i)
+          if (co_await std::move(tasks[i]) != c + i) ++wrong;
+        ++finished;
+      }, asio::detached);
+    BOOST_TEST(co_await eventually([&] { return finished == 20; }, 30s));
+    BOOST_TEST(wrong == 0);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(three_kinds_of_worker_programs) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options own;  // a program of the user's own, calling malt::worker_main
+    own.executable = MALT_TEST_WORKER;
+    malt::worker w1 = co_await malt::spawn_worker(own);
+    BOOST_TEST(co_await malt::remote_call_fetch(w1, add, 2, 2) == 4);
+    BOOST_TEST(co_await malt::remote_call_fetch(w1, malt::builtin::pid) == w1.pid());
+
+    malt::worker_options generic;  // the library's malt-worker
+    generic.executable = MALT_WORKER;
+    malt::worker w2 = co_await malt::spawn_worker(generic);
+    BOOST_TEST(co_await malt::remote_call_fetch(w2, malt::builtin::pid) == w2.pid());
+    // It does not have the test functions.
+    BOOST_CHECK_THROW(co_await malt::remote_call_fetch(w2, add, 1, 1), malt::remote_exception);
+
+    malt::worker w3 = co_await malt::spawn_worker();  // this program, re-run
+    BOOST_TEST(co_await malt::remote_call_fetch(w3, add, 3, 3) == 6);
+    co_await malt::stop(w1);
+    co_await malt::stop(w2);
+    co_await malt::stop(w3);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(environment_and_working_directory) {
+  ::setenv("MALT_TEST_HOST_VARIABLE", "from the host", 1);
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options clean;
+    clean.env = {{"GREETING", "hello"}};
+    malt::worker w = co_await malt::spawn_worker(clean);
+    BOOST_TEST(*co_await malt::remote_call_fetch(w, malt::builtin::getenv, std::string("GREETING")) == "hello");
+    // The worker gets exactly these variables: nothing of the host's.
+    BOOST_TEST(!(co_await malt::remote_call_fetch(w, malt::builtin::getenv, std::string("MALT_TEST_HOST_VARIABLE"))));
+    BOOST_TEST(!(co_await malt::remote_call_fetch(w, malt::builtin::getenv, std::string("PATH"))));
+    co_await malt::stop(w);
+
+    malt::worker_options inherit;
+    inherit.inherit_env = true;
+    inherit.env = {{"GREETING", "hi"}};
+    inherit.working_directory = "/tmp";
+    malt::worker w2 = co_await malt::spawn_worker(inherit);
+    BOOST_TEST(*co_await malt::remote_call_fetch(w2, malt::builtin::getenv, std::string("MALT_TEST_HOST_VARIABLE")) ==
+               "from the host");
+    BOOST_TEST(*co_await malt::remote_call_fetch(w2, malt::builtin::getenv, std::string("GREETING")) == "hi");
+    BOOST_TEST(co_await malt::remote_call_fetch(w2, malt::builtin::working_directory) == "/tmp");
+    co_await malt::stop(w2);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(dead_worker_fails_calls_at_once_saying_how_it_ended) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    malt::task<void> pending = malt::remote_call(w, sleep_ms, 60'000);
+    co_await malt::remote_call_wait(w, add, 0, 0);  // the sleep is running
+    malt::kill(w);
+    try {
+      co_await std::move(pending);
+      BOOST_ERROR("the pending call did not fail");
+    } catch (const malt::terminated_worker_exception& e) {
+      BOOST_TEST(e.signal().value_or(-1) == SIGKILL);
+      BOOST_TEST(std::string(e.what()).find("signal 9") != std::string::npos);
+      BOOST_TEST(e.code() == malt::errc::worker_terminated);
+    }
+    BOOST_TEST(!malt::isrunning(w));
+    BOOST_CHECK_THROW(malt::remote_call(w, add, 1, 1), malt::terminated_worker_exception);
+    BOOST_CHECK_THROW(malt::remote_do(w, add, 1, 1), malt::terminated_worker_exception);
+    BOOST_CHECK_THROW(co_await malt::remote_call_fetch(w, add, 1, 1), malt::terminated_worker_exception);
+    malt::kill(w);  // harmless on a dead worker
+
+    malt::worker w2 = co_await malt::spawn_worker();
+    try {
+      co_await malt::remote_call_wait(w2, print_then_exit, std::string("bye"), 3);
+      BOOST_ERROR("the call did not fail");
+    } catch (const malt::terminated_worker_exception& e) {
+      BOOST_TEST(e.exit_code().value_or(-1) == 3);
+    }
+    malt::worker w3 = co_await malt::spawn_worker();
+    try {
+      co_await malt::remote_call_wait(w3, crash);
+      BOOST_ERROR("the call did not fail");
+    } catch (const malt::terminated_worker_exception& e) {
+      BOOST_TEST(e.signal().value_or(-1) == SIGABRT);
+    }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(dropping_the_last_handle_stops_the_worker) {
+  run([]() -> asio::awaitable<void> {
+    pid_t pid;
+    {
+      malt::worker w = co_await malt::spawn_worker();
+      pid = w.pid();
+      malt::worker copy = w;
+      BOOST_TEST(co_await malt::remote_call_fetch(copy, add, 1, 1) == 2);
+    }
+    BOOST_TEST(co_await eventually([&] { return malt::running_workers().empty(); }));
+    BOOST_TEST(!process_exists(pid));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(frames_over_the_limit_fail_clearly_and_the_worker_carries_on) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.max_frame_size = 64 * 1024;
+    malt::worker w = co_await malt::spawn_worker(o);
+    try {
+      co_await malt::remote_call_fetch(w, byte_sum, std::vector<std::uint8_t>(100'000, 1));
+      BOOST_ERROR("an oversized request was sent");
+    } catch (const malt::error& e) {
+      BOOST_TEST(e.code() == malt::errc::frame_too_large);
+      BOOST_TEST(std::string(e.what()).find("max_frame_size") != std::string::npos);
+    }
+    co_await probe(w);
+    try {
+      co_await malt::remote_call_fetch(w, make_bytes, 100'000u);
+      BOOST_ERROR("an oversized result arrived");
+    } catch (const malt::remote_exception& e) {
+      BOOST_TEST(e.code() == malt::errc::frame_too_large);
+    }
+    co_await malt::remote_call_wait(w, make_bytes, 100'000u);  // not sent back: fine
+    co_await probe(w);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(unknown_functions_and_wrong_signatures_fail_clearly) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    try {
+      co_await malt::remote_call_fetch(w, malt::remote<int(int)>{"no_such_function"}, 1);
+      BOOST_ERROR("no failure");
+    } catch (const malt::remote_exception& e) {
+      BOOST_TEST(e.code() == malt::errc::unknown_function);
+      BOOST_TEST(e.message().find("no_such_function") != std::string::npos);
+    }
+    try {
+      co_await malt::remote_call_fetch(w, malt::remote<int(double, int)>{"add"}, 1.5, 1);
+      BOOST_ERROR("no failure");
+    } catch (const malt::remote_exception& e) {
+      BOOST_TEST(e.code() == malt::errc::signature_mismatch);
+      BOOST_TEST(e.message().find("int(int, int)") != std::string::npos);
+      BOOST_TEST(e.message().find("int(double, int)") != std::string::npos);
+    }
+    try {
+      co_await malt::remote_call_fetch(w, malt::remote<long(int, int)>{"add"}, 1, 1);
+      BOOST_ERROR("no failure");
+    } catch (const malt::remote_exception& e) {
+      BOOST_TEST(e.code() == malt::errc::signature_mismatch);
+    }
+    // A void result accepts whatever the function returns.
+    co_await malt::remote_call_wait(w, malt::remote<void(int, int)>{"add"}, 1, 1);
+    try {
+      co_await malt::remote_call_fetch(w, not_registered_anywhere, 1);
+      BOOST_ERROR("no failure");
+    } catch (const malt::error& e) {
+      BOOST_TEST(e.code() == malt::errc::not_registered);
+    }
+    co_await probe(w);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_are_refused_before_anything_starts) {
+  run([]() -> asio::awaitable<void> {
+    auto refuses = [](malt::worker_options o, malt::errc code, const char* text) -> asio::awaitable<void> {
+      try {
+        co_await malt::spawn_worker(std::move(o));
+        BOOST_ERROR("spawned with bad options");
+      } catch (const malt::error& e) {
+        BOOST_TEST(e.code() == code);
+        BOOST_TEST(std::string(e.what()).find(text) != std::string::npos, e.what());
+      }
+    };
+    malt::worker_options small;
+    small.max_frame_size = 10;
+    co_await refuses(small, malt::errc::invalid_options, "max_frame_size");
+    malt::worker_options missing;
+    missing.executable = "/nonexistent/worker";
+    co_await refuses(missing, malt::errc::spawn_failed, "/nonexistent/worker");
+    malt::worker_options bad_env;
+    bad_env.env = {{"A=B", "c"}};
+    co_await refuses(bad_env, malt::errc::invalid_options, "A=B");
+    malt::worker_options bad_dir;
+    bad_dir.working_directory = "/nonexistent/dir";
+    co_await refuses(bad_dir, malt::errc::invalid_options, "/nonexistent/dir");
+    malt::worker_options not_exe;
+    not_exe.executable = "/etc/hostname";
+    co_await refuses(not_exe, malt::errc::spawn_failed, "/etc/hostname");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(spawning_from_a_host_holding_1_gib) {
+  std::vector<char> ballast(std::size_t(1) << 30);
+  std::memset(ballast.data(), 1, ballast.size());  // touched, so really resident
+  run([]() -> asio::awaitable<void> {
+    const auto start = std::chrono::steady_clock::now();
+    malt::worker w = co_await malt::spawn_worker();
+    BOOST_TEST(co_await malt::remote_call_fetch(w, add, 1, 1) == 2);
+    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    BOOST_TEST_MESSAGE("spawn to first result with 1 GiB resident in the host: " << ms << " ms");
+    co_await malt::stop(w);
+  });
+  BOOST_TEST(ballast[12345] == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

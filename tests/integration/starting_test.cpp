@@ -1,0 +1,57 @@
+// Port of Malt.jl's starting.jl: a worker that cannot start is reported at once, with what
+// it printed on stderr; only a worker that hangs waits for the startup timeout.
+#include "run.hpp"
+#include "test_functions.hpp"
+
+using namespace malt_test;
+namespace asio = boost::asio;
+
+BOOST_AUTO_TEST_SUITE(starting)
+
+BOOST_AUTO_TEST_CASE(an_invalid_option_fails_at_once_with_the_workers_stderr) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.executable = MALT_WORKER;
+    o.args = {"--threads=invalid"};
+    o.startup_timeout = 30s;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      co_await malt::spawn_worker(o);
+      BOOST_ERROR("the worker started");
+    } catch (const malt::spawn_error& e) {
+      const double elapsed = seconds_since(start);
+      BOOST_TEST_MESSAGE("failed start reported after " << elapsed * 1000 << " ms");
+      BOOST_TEST(elapsed < 1.0);  // when the child exits, not after the 30 s timeout
+      BOOST_TEST(std::string(e.what()).find("exited during startup with code 2") != std::string::npos, e.what());
+      BOOST_TEST(e.stderr_text().find("unknown option '--threads=invalid'") != std::string::npos);
+      BOOST_TEST(std::string(e.what()).find("unknown option '--threads=invalid'") != std::string::npos);
+    }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_program_that_is_no_worker_fails_at_once) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.executable = "/bin/true";
+    BOOST_CHECK_THROW(co_await malt::spawn_worker(o), malt::spawn_error);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_hanging_worker_is_killed_after_the_startup_timeout) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.executable = MALT_TEST_WORKER;
+    o.args = {"--hang"};
+    o.startup_timeout = 300ms;
+    try {
+      co_await malt::spawn_worker(o);
+      BOOST_ERROR("the worker started");
+    } catch (const malt::spawn_error& e) {
+      BOOST_TEST(std::string(e.what()).find("did not answer the handshake within 300 ms") != std::string::npos,
+                 e.what());
+    }
+    BOOST_TEST(malt::running_workers().empty());  // killed and reaped before the error
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

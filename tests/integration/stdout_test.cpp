@@ -1,0 +1,153 @@
+// Port of Malt.jl's stdout.jl: a monitored worker's lines reach the host's stdout / stderr
+// as "[Worker <pid>]: line" with a blue / yellow prefix; an unmonitored stream is the
+// user's to read, raw.
+#include "run.hpp"
+#include "test_functions.hpp"
+
+#include <algorithm>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+using namespace malt_test;
+namespace asio = boost::asio;
+
+namespace {
+
+const std::string blue = "\033[34m", yellow = "\033[33m";
+
+// Sends this process's stdout and stderr to a memory file while it lives.
+class captured_output {
+ public:
+  captured_output() : file_(::memfd_create("captured", 0)), out_(::dup(1)), err_(::dup(2)) {
+    std::fflush(nullptr);
+    ::dup2(file_, 1);
+    ::dup2(file_, 2);
+  }
+  ~captured_output() {
+    std::fflush(nullptr);
+    ::dup2(out_, 1);
+    ::dup2(err_, 2);
+    ::close(out_);
+    ::close(err_);
+    ::close(file_);
+  }
+  std::string text() const {
+    std::string s(4096, '\0'), out;
+    for (off_t at = 0;; at += static_cast<off_t>(s.size())) {
+      ssize_t n = ::pread(file_, s.data(), s.size(), at);
+      if (n <= 0) break;
+      out.append(s.data(), static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int file_, out_, err_;
+};
+
+// What the host printed while the worker printed text (Malt.jl's cap()).
+asio::awaitable<std::string> capture(const malt::worker& w, std::string text, bool to_stderr, std::string expect) {
+  captured_output cap;
+  co_await malt::remote_call_wait(w, print_line, std::move(text), to_stderr);
+  co_await eventually([&] { return cap.text().find(expect) != std::string::npos; });
+  co_await sleep_for(100ms);  // anything else would have arrived by now
+  co_return cap.text();
+}
+
+std::size_t count(const std::string& s, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
+  return n;
+}
+
+std::string read_available(int fd) {
+  std::string out;
+  char buf[4096];
+  pollfd p{fd, POLLIN, 0};
+  while (::poll(&p, 1, out.empty() ? 5000 : 100) > 0) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(worker_output)
+
+BOOST_AUTO_TEST_CASE(stdout_and_stderr_are_forwarded_line_by_line) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.color = malt::color_mode::always;
+    malt::worker w = co_await malt::spawn_worker(o);
+    const std::string prefix = "[Worker " + std::to_string(w.pid()) + "]:";
+
+    std::string s = co_await capture(w, "hello", false, "hello");
+    BOOST_TEST(s.find("hello") != std::string::npos);
+    BOOST_TEST(count(s, blue) == 1u);
+    BOOST_TEST(count(s, yellow) == 0u);
+    BOOST_TEST(s.find(prefix) != std::string::npos);
+    BOOST_TEST(count(s, "\n") == 1u);
+
+    s = co_await capture(w, "hello", true, "hello");
+    BOOST_TEST(count(s, blue) == 0u);
+    BOOST_TEST(count(s, yellow) == 1u);
+    BOOST_TEST(count(s, "\n") == 1u);
+
+    s = co_await capture(w, "hello\nworld", false, "world");
+    BOOST_TEST(s.find("hello") != std::string::npos);
+    BOOST_TEST(count(s, blue) == 2u);  // one prefix per line
+    BOOST_TEST(count(s, yellow) == 0u);
+    BOOST_TEST(count(s, "\n") == 2u);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(plain_prefix_without_colour) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.color = malt::color_mode::never;
+    malt::worker w = co_await malt::spawn_worker(o);
+    std::string s = co_await capture(w, "plain", false, "plain");
+    BOOST_TEST(s == "[Worker " + std::to_string(w.pid()) + "]: plain\n");
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(unmonitored_stdout_is_the_users_raw_stream) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.monitor_stdout = false;
+    o.monitor_stderr = true;
+    o.color = malt::color_mode::always;
+    malt::worker w = co_await malt::spawn_worker(o);
+    BOOST_TEST(w.stdout_fd() >= 0);
+    BOOST_TEST(w.stderr_fd() == -1);  // monitored
+
+    std::string s = co_await capture(w, "hallootjes", false, "\n");  // nothing should arrive
+    BOOST_TEST(s.empty());
+    s = co_await capture(w, "hello", true, "hello");
+    BOOST_TEST(count(s, yellow) == 1u);
+    BOOST_TEST(count(s, blue) == 0u);
+
+    const std::string raw = read_available(w.stdout_fd());
+    BOOST_TEST(raw == "hallootjes\n");  // no prefix, no colour
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(the_last_lines_of_a_dying_worker_arrive) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.color = malt::color_mode::never;
+    malt::worker w = co_await malt::spawn_worker(o);
+    captured_output cap;
+    BOOST_CHECK_THROW(co_await malt::remote_call_wait(w, print_then_exit, std::string("last words"), 0),
+                      malt::terminated_worker_exception);
+    BOOST_TEST(co_await eventually([&] { return cap.text().find("last words") != std::string::npos; }));
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

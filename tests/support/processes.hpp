@@ -1,0 +1,24 @@
+#ifndef MALT_TESTS_PROCESSES_HPP
+#define MALT_TESTS_PROCESSES_HPP
+
+// What every test program checks: it becomes a subreaper, so any process a test orphans
+// is re-parented to it and shows up as its child; after each test no worker may be
+// running and no child may be left.
+
+#include <sys/types.h>
+#include <vector>
+
+namespace malt_test {
+
+/// This process's children (re-parented orphans included), zombies too.
+std::vector<pid_t> child_processes();
+
+/// True if pid names a process that has not been reaped.
+bool process_exists(pid_t pid);
+
+/// Kills and reaps every child; returns how many there were.
+std::size_t kill_children();
+
+}  // namespace malt_test
+
+#endif

@@ -1,0 +1,104 @@
+#include "test_functions.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace malt_test {
+namespace asio = boost::asio;
+
+namespace {
+std::atomic<int> x{0};
+std::vector<malt::worker> kept_children;
+
+struct secret_error : std::exception {
+  const char* what() const noexcept override { return "secretttzz"; }
+};
+}  // namespace
+
+bool logical_and(bool a, bool b) { return a && b; }
+int add(int a, int b) { return a + b; }
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+asio::awaitable<void> async_sleep_ms(int ms) {
+  asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
+  co_await t.async_wait(asio::use_awaitable);
+}
+int get_x() { return x; }
+void set_x(int v) { x = v; }
+void sleep_then_set_x(int ms, int v) {
+  sleep_ms(ms);
+  x = v;
+}
+double checked_sqrt(double v) {
+  if (v < 0) throw std::domain_error("checked_sqrt of a negative number");
+  return v;
+}
+void throw_secret() { throw secret_error(); }
+void throw_int() { throw 42; }
+void print_line(std::string text, bool to_stderr) { (to_stderr ? std::cerr : std::cout) << text << std::endl; }
+void print_then_exit(std::string text, int code) {
+  std::cout << text << std::endl;
+  std::_Exit(code);
+}
+void crash() { std::abort(); }
+std::vector<std::uint8_t> make_bytes(std::uint32_t n) { return std::vector<std::uint8_t>(n, 1); }
+std::uint64_t byte_sum(std::vector<std::uint8_t> bytes) {
+  std::uint64_t s = 0;
+  for (auto b : bytes) s += b;
+  return s;
+}
+void spin_forever() {
+  for (unsigned long i = 0;; ++i) asm volatile("" : : "r"(i));  // not optimised away
+}
+asio::awaitable<int> nested_add(int depth) {
+  if (depth == 0) co_return 1 + 1;
+  malt::worker child = co_await malt::spawn_worker();
+  int r = co_await malt::remote_call_fetch(child, nested_add, depth - 1);
+  co_await malt::stop(child);
+  co_return r;
+}
+asio::awaitable<int> spawn_child_and_keep() {
+  kept_children.push_back(co_await malt::spawn_worker());
+  co_return kept_children.back().pid();
+}
+asio::awaitable<int> start_spinning_child() {
+  kept_children.push_back(co_await malt::spawn_worker());
+  malt::remote_do(kept_children.back(), spin_forever);
+  co_return kept_children.back().pid();
+}
+percent make_percent(int v) {
+  percent p;
+  p.value = v;
+  return p;
+}
+int percent_value(percent p) { return p.value; }
+
+MALT_REMOTE(logical_and);
+MALT_REMOTE(add);
+MALT_REMOTE(sleep_ms);
+MALT_REMOTE(async_sleep_ms);
+MALT_REMOTE(get_x);
+MALT_REMOTE(set_x);
+MALT_REMOTE(sleep_then_set_x);
+MALT_REMOTE(checked_sqrt);
+MALT_REMOTE(throw_secret);
+MALT_REMOTE(throw_int);
+MALT_REMOTE(print_line);
+MALT_REMOTE(print_then_exit);
+MALT_REMOTE(crash);
+MALT_REMOTE(make_bytes);
+MALT_REMOTE(byte_sum);
+MALT_REMOTE(spin_forever);
+MALT_REMOTE(nested_add);
+MALT_REMOTE(spawn_child_and_keep);
+MALT_REMOTE(start_spinning_child);
+MALT_REMOTE(make_percent);
+MALT_REMOTE(percent_value);
+
+}  // namespace malt_test

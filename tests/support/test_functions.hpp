@@ -1,0 +1,57 @@
+#ifndef MALT_TESTS_TEST_FUNCTIONS_HPP
+#define MALT_TESTS_TEST_FUNCTIONS_HPP
+
+// Functions the test workers run (registered in test_functions.cpp), ports of what
+// Malt.jl's tests evaluate in their workers.
+
+#include <malt/malt.hpp>
+
+#include <boost/serialization/split_member.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace malt_test {
+
+bool logical_and(bool a, bool b);  // the "&(true, true)" probe: alive and in sync
+int add(int a, int b);
+void sleep_ms(int ms);
+boost::asio::awaitable<void> async_sleep_ms(int ms);
+int get_x();
+void set_x(int v);
+void sleep_then_set_x(int ms, int v);
+double checked_sqrt(double x);        // throws std::domain_error for x < 0
+void throw_secret();                  // throws a type only the worker knows
+void throw_int();                     // throws something that is not a std::exception
+void print_line(std::string text, bool to_stderr);
+void print_then_exit(std::string text, int code);
+void crash();                         // SIGABRT
+std::vector<std::uint8_t> make_bytes(std::uint32_t n);
+std::uint64_t byte_sum(std::vector<std::uint8_t> bytes);
+void spin_forever();                  // CPU-bound, never checks for anything
+boost::asio::awaitable<int> nested_add(int depth);        // 1 + 1, depth workers further down
+boost::asio::awaitable<int> spawn_child_and_keep();       // pid of a worker it keeps running
+boost::asio::awaitable<int> start_spinning_child();       // the same, the child busy spinning
+
+/// A value whose decoding checks it: 0..100. A worker can still make an invalid one.
+struct percent {
+  int value = 0;
+  template <class Archive>
+  void save(Archive& ar, unsigned) const {
+    ar << value;
+  }
+  template <class Archive>
+  void load(Archive& ar, unsigned) {
+    ar >> value;
+    if (value < 0 || value > 100) throw std::range_error("percent out of range: " + std::to_string(value));
+  }
+  BOOST_SERIALIZATION_SPLIT_MEMBER()
+};
+percent make_percent(int v);   // no check: may return an undecodable value
+int percent_value(percent p);
+
+}  // namespace malt_test
+
+#endif

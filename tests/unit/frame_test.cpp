@@ -1,0 +1,153 @@
+// The frame codec, without processes: round trips, batching, truncation, the size cap
+// and unknown types.
+#include "frame.hpp"
+#include "handshake.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+
+using namespace malt::detail;
+
+namespace {
+
+std::vector<char> make_frame(frame_type type, std::uint64_t id, std::string_view payload, std::uint8_t flags = 0) {
+  std::vector<char> f(frame_header_size);
+  f.insert(f.end(), payload.begin(), payload.end());
+  write_header(f, type, flags, id);
+  return f;
+}
+
+// Feeds bytes to the decoder in chunks of at most chunk bytes, collecting every frame.
+std::vector<frame> feed(frame_decoder& d, const std::vector<char>& bytes, std::size_t chunk) {
+  std::vector<frame> out;
+  std::size_t at = 0;
+  frame f;
+  while (at < bytes.size()) {
+    auto space = d.prepare();
+    const std::size_t n = std::min({chunk, space.size(), bytes.size() - at});
+    std::memcpy(space.data(), bytes.data() + at, n);
+    d.commit(n);
+    at += n;
+    while (d.next(f) == decode_status::frame) out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(frame_codec)
+
+BOOST_AUTO_TEST_CASE(round_trip) {
+  frame_decoder d(1024);
+  auto frames = feed(d, make_frame(frame_type::call, 42, "payload", flag_send_value), 1 << 20);
+  BOOST_TEST_REQUIRE(frames.size() == 1u);
+  BOOST_TEST(int(frames[0].header.type) == int(frame_type::call));
+  BOOST_TEST(frames[0].header.call_id == 42u);
+  BOOST_TEST(frames[0].header.flags == flag_send_value);
+  BOOST_TEST(std::string(frames[0].payload.begin(), frames[0].payload.end()) == "payload");
+  BOOST_TEST(!d.mid_frame());
+}
+
+BOOST_AUTO_TEST_CASE(many_frames_in_one_read_and_byte_by_byte) {
+  std::vector<char> stream;
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    auto f = make_frame(frame_type::result, i, std::string(i, 'x'));
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  for (std::size_t chunk : {std::size_t(1), std::size_t(7), std::size_t(1) << 20}) {
+    frame_decoder d(1024, 512);
+    auto frames = feed(d, stream, chunk);
+    BOOST_TEST_REQUIRE(frames.size() == 100u);
+    for (std::uint64_t i = 1; i <= 100; ++i) {
+      BOOST_TEST(frames[i - 1].header.call_id == i);
+      BOOST_TEST(frames[i - 1].payload.size() == i);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(frame_larger_than_the_staging_buffer) {
+  const std::string big(100'000, 'b');
+  auto bytes = make_frame(frame_type::result, 7, big);
+  auto tail = make_frame(frame_type::result, 8, "after");
+  bytes.insert(bytes.end(), tail.begin(), tail.end());
+  frame_decoder d(1 << 20, 4096);
+  auto frames = feed(d, bytes, 3000);
+  BOOST_TEST_REQUIRE(frames.size() == 2u);
+  BOOST_TEST(std::string(frames[0].payload.begin(), frames[0].payload.end()) == big);
+  BOOST_TEST(frames[1].header.call_id == 8u);
+}
+
+BOOST_AUTO_TEST_CASE(empty_payload) {
+  frame_decoder d(16);
+  auto frames = feed(d, make_frame(frame_type::exit_request, 3, ""), 5);
+  BOOST_TEST_REQUIRE(frames.size() == 1u);
+  BOOST_TEST(frames[0].payload.empty());
+}
+
+BOOST_AUTO_TEST_CASE(truncated_input_waits_and_reports_mid_frame) {
+  auto bytes = make_frame(frame_type::call, 1, "0123456789");
+  frame_decoder d(1024);
+  bytes.resize(bytes.size() - 3);
+  auto frames = feed(d, bytes, 1 << 20);
+  BOOST_TEST(frames.empty());
+  frame f;
+  BOOST_TEST(int(d.next(f)) == int(decode_status::need_more));
+  BOOST_TEST(d.mid_frame());  // EOF now would be a truncated frame
+  frame_decoder header_only(1024);
+  feed(header_only, std::vector<char>(bytes.begin(), bytes.begin() + 5), 1 << 20);
+  BOOST_TEST(header_only.mid_frame());
+}
+
+BOOST_AUTO_TEST_CASE(length_over_the_cap_is_refused_before_allocating) {
+  frame_decoder d(1000);
+  auto bytes = make_frame(frame_type::call, 1, "");
+  const std::uint32_t huge = 0xFFFFFFF0u;  // what a corrupt or hostile peer might claim
+  std::memcpy(bytes.data(), &huge, sizeof huge);
+  auto space = d.prepare();
+  std::memcpy(space.data(), bytes.data(), bytes.size());
+  d.commit(bytes.size());
+  frame f;
+  BOOST_TEST(int(d.next(f)) == int(decode_status::too_large));
+  BOOST_TEST(d.bad_header().payload_size == huge);
+  BOOST_TEST(d.prepare().size() <= 64u * 1024u);  // nothing was allocated for it
+}
+
+BOOST_AUTO_TEST_CASE(unknown_type_is_refused) {
+  frame_decoder d(1000);
+  auto bytes = make_frame(frame_type::call, 1, "x");
+  bytes[4] = char(99);
+  auto space = d.prepare();
+  std::memcpy(space.data(), bytes.data(), bytes.size());
+  d.commit(bytes.size());
+  frame f;
+  BOOST_TEST(int(d.next(f)) == int(decode_status::unknown_type));
+  BOOST_TEST(int(d.bad_header().type) == 99);
+}
+
+BOOST_AUTO_TEST_CASE(payload_reader_rejects_truncated_strings) {
+  std::vector<char> p;
+  put_string(p, "hello");
+  payload_reader ok(p);
+  BOOST_TEST(ok.string() == "hello");
+  p.resize(p.size() - 1);
+  payload_reader bad(p);
+  BOOST_CHECK_THROW(bad.string(), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(handshake_accepts_itself_and_names_a_mismatch) {
+  auto hello = make_hello_frame();
+  std::span<const char> payload(hello.data() + frame_header_size, hello.size() - frame_header_size);
+  auto ok = check_hello(payload);
+  BOOST_TEST(ok.mismatch.empty());
+  BOOST_TEST(ok.peer_pid == ::getpid());
+  std::vector<char> other(payload.begin(), payload.begin() + 8);
+  put_string(other, "protocol 0, Boost 0");
+  BOOST_TEST(check_hello(other).mismatch.find("protocol 0") != std::string::npos);
+  BOOST_TEST(check_hello(std::span<const char>(payload.data(), 3)).mismatch.find("malformed") != std::string::npos);
+  std::vector<char> not_malt(payload.begin(), payload.end());
+  not_malt[0] = 'X';
+  BOOST_TEST(check_hello(not_malt).mismatch.find("magic") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
