@@ -101,6 +101,7 @@ asio::awaitable<void> tour() {
 
 int main(int argc, char** argv) {
   if (auto code = malt::maybe_run_worker(argc, argv)) return *code;
+  std::cout << std::unitbuf;  // keep our lines in order with the workers' forwarded ones
   asio::io_context io;
   asio::co_spawn(io, tour(), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
