@@ -50,9 +50,8 @@ BOOST_AUTO_TEST_CASE(remote_failure) {
       BOOST_TEST(contains(text, "Remote exception from " + w.summary()));
       BOOST_TEST(contains(text, "std::domain_error"));                    // the type
       BOOST_TEST(contains(text, "checked_sqrt of a negative number"));    // what()
-      // Where it was thrown: the worker's program, named frame by frame where the symbols
-      // allow (an optimised build may leave the throwing part of a function unnamed).
-      BOOST_TEST(contains(e.stack_trace(), " [0] "), e.stack_trace());
+      // Where it was thrown, in any build: the function, then the program.
+      BOOST_TEST(contains(e.stack_trace(), " [0] malt_test::checked_sqrt(double)"), e.stack_trace());
       BOOST_TEST(contains(e.stack_trace(), "exceptions_test"), e.stack_trace());
       BOOST_TEST(e.type_name() == "std::domain_error");
       BOOST_TEST(e.code() == malt::errc::remote_exception);
