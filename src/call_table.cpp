@@ -27,9 +27,9 @@ call_ptr call_table::complete(std::uint64_t id, frame_type type, std::vector<cha
 }
 
 void call_table::abandon(pending_call& call) noexcept {
-  if (call.state == call_state::done) return;
-  call.state = call_state::abandoned;
-  call.waiter.reset();
+  // The waiter is left alone: it owns the coroutine that abandons the call, and is being
+  // destroyed when this runs.
+  if (call.state != call_state::done) call.state = call_state::abandoned;
 }
 
 std::vector<call_ptr> call_table::terminate_all() {

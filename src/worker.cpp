@@ -48,9 +48,12 @@ std::atomic<bool> worker_mode{false};
 // host's code again and spawn workers of its own, without end. Refuse instead.
 bool started_as_unserved_worker() {
   if (worker_mode.load()) return false;
-  std::ifstream in("/proc/self/cmdline", std::ios::binary);
-  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return cmdline.find(std::string("\0", 1) + worker_flag) != std::string::npos;
+  static const bool flagged = [] {
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return cmdline.find(std::string("\0", 1) + worker_flag) != std::string::npos;
+  }();
+  return flagged;
 }
 
 }  // namespace

@@ -15,10 +15,6 @@ namespace asio = boost::asio;
 
 namespace {
 int not_registered_anywhere(int v) { return v; }
-
-asio::awaitable<void> probe(const malt::worker& w) {
-  BOOST_TEST(co_await malt::remote_call_fetch(w, logical_and, true, true));
-}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(basic)
@@ -170,10 +166,8 @@ BOOST_AUTO_TEST_CASE(dead_worker_fails_calls_at_once_saying_how_it_ended) {
     malt::task<void> pending = malt::remote_call(w, sleep_ms, 60'000);
     co_await malt::remote_call_wait(w, add, 0, 0);  // the sleep is running
     malt::kill(w);
-    try {
-      co_await std::move(pending);
-      BOOST_ERROR("the pending call did not fail");
-    } catch (const malt::terminated_worker_exception& e) {
+    {
+      const auto e = co_await thrown<malt::terminated_worker_exception>(std::move(pending));
       BOOST_TEST(e.signal().value_or(-1) == SIGKILL);
       BOOST_TEST(std::string(e.what()).find("signal 9") != std::string::npos);
       BOOST_TEST(e.code() == malt::errc::worker_terminated);
@@ -185,17 +179,14 @@ BOOST_AUTO_TEST_CASE(dead_worker_fails_calls_at_once_saying_how_it_ended) {
     malt::kill(w);  // harmless on a dead worker
 
     malt::worker w2 = co_await malt::spawn_worker();
-    try {
-      co_await malt::remote_call_wait(w2, print_then_exit, std::string("bye"), 3);
-      BOOST_ERROR("the call did not fail");
-    } catch (const malt::terminated_worker_exception& e) {
+    {
+      const auto e = co_await thrown<malt::terminated_worker_exception>(
+          malt::remote_call_wait(w2, print_then_exit, std::string("bye"), 3));
       BOOST_TEST(e.exit_code().value_or(-1) == 3);
     }
     malt::worker w3 = co_await malt::spawn_worker();
-    try {
-      co_await malt::remote_call_wait(w3, crash);
-      BOOST_ERROR("the call did not fail");
-    } catch (const malt::terminated_worker_exception& e) {
+    {
+      const auto e = co_await thrown<malt::terminated_worker_exception>(malt::remote_call_wait(w3, crash));
       BOOST_TEST(e.signal().value_or(-1) == SIGABRT);
     }
   });
@@ -220,18 +211,15 @@ BOOST_AUTO_TEST_CASE(frames_over_the_limit_fail_clearly_and_the_worker_carries_o
     malt::worker_options o;
     o.max_frame_size = 64 * 1024;
     malt::worker w = co_await malt::spawn_worker(o);
-    try {
-      co_await malt::remote_call_fetch(w, byte_sum, std::vector<std::uint8_t>(100'000, 1));
-      BOOST_ERROR("an oversized request was sent");
-    } catch (const malt::error& e) {
+    {
+      const auto e = co_await thrown<malt::error>(
+          malt::remote_call_fetch(w, byte_sum, std::vector<std::uint8_t>(100'000, 1)));
       BOOST_TEST(e.code() == malt::errc::frame_too_large);
       BOOST_TEST(std::string(e.what()).find("max_frame_size") != std::string::npos);
     }
     co_await probe(w);
-    try {
-      co_await malt::remote_call_fetch(w, make_bytes, 100'000u);
-      BOOST_ERROR("an oversized result arrived");
-    } catch (const malt::remote_exception& e) {
+    {
+      const auto e = co_await thrown<malt::remote_exception>(malt::remote_call_fetch(w, make_bytes, 100'000u));
       BOOST_TEST(e.code() == malt::errc::frame_too_large);
     }
     co_await malt::remote_call_wait(w, make_bytes, 100'000u);  // not sent back: fine
@@ -243,35 +231,29 @@ BOOST_AUTO_TEST_CASE(frames_over_the_limit_fail_clearly_and_the_worker_carries_o
 BOOST_AUTO_TEST_CASE(unknown_functions_and_wrong_signatures_fail_clearly) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
-    try {
-      co_await malt::remote_call_fetch(w, malt::remote<int(int)>{"no_such_function"}, 1);
-      BOOST_ERROR("no failure");
-    } catch (const malt::remote_exception& e) {
+    {
+      const auto e = co_await thrown<malt::remote_exception>(
+          malt::remote_call_fetch(w, malt::remote<int(int)>{"no_such_function"}, 1));
       BOOST_TEST(e.code() == malt::errc::unknown_function);
       BOOST_TEST(e.message().find("no_such_function") != std::string::npos);
     }
-    try {
-      co_await malt::remote_call_fetch(w, malt::remote<int(double, int)>{"add"}, 1.5, 1);
-      BOOST_ERROR("no failure");
-    } catch (const malt::remote_exception& e) {
+    {
+      const auto e = co_await thrown<malt::remote_exception>(
+          malt::remote_call_fetch(w, malt::remote<int(double, int)>{"add"}, 1.5, 1));
       BOOST_TEST(e.code() == malt::errc::signature_mismatch);
       BOOST_TEST(e.message().find("int(int, int)") != std::string::npos);
       BOOST_TEST(e.message().find("int(double, int)") != std::string::npos);
     }
-    try {
-      co_await malt::remote_call_fetch(w, malt::remote<long(int, int)>{"add"}, 1, 1);
-      BOOST_ERROR("no failure");
-    } catch (const malt::remote_exception& e) {
+    {
+      const auto e = co_await thrown<malt::remote_exception>(
+          malt::remote_call_fetch(w, malt::remote<long(int, int)>{"add"}, 1, 1));
       BOOST_TEST(e.code() == malt::errc::signature_mismatch);
     }
     // A void result accepts whatever the function returns.
     co_await malt::remote_call_wait(w, malt::remote<void(int, int)>{"add"}, 1, 1);
-    try {
-      co_await malt::remote_call_fetch(w, not_registered_anywhere, 1);
-      BOOST_ERROR("no failure");
-    } catch (const malt::error& e) {
-      BOOST_TEST(e.code() == malt::errc::not_registered);
-    }
+    // Refused before anything is sent.
+    BOOST_CHECK_EXCEPTION(malt::remote_call_fetch(w, not_registered_anywhere, 1), malt::error,
+                          [](const malt::error& e) { return e.code() == malt::errc::not_registered; });
     co_await probe(w);
     co_await malt::stop(w);
   });
@@ -280,10 +262,8 @@ BOOST_AUTO_TEST_CASE(unknown_functions_and_wrong_signatures_fail_clearly) {
 BOOST_AUTO_TEST_CASE(bad_options_are_refused_before_anything_starts) {
   run([]() -> asio::awaitable<void> {
     auto refuses = [](malt::worker_options o, malt::errc code, const char* text) -> asio::awaitable<void> {
-      try {
-        co_await malt::spawn_worker(std::move(o));
-        BOOST_ERROR("spawned with bad options");
-      } catch (const malt::error& e) {
+      {
+        const auto e = co_await thrown<malt::error>(malt::spawn_worker(std::move(o)));
         BOOST_TEST(e.code() == code);
         BOOST_TEST(std::string(e.what()).find(text) != std::string::npos, e.what());
       }

@@ -15,10 +15,8 @@ BOOST_AUTO_TEST_CASE(an_invalid_option_fails_at_once_with_the_workers_stderr) {
     o.args = {"--threads=invalid"};
     o.startup_timeout = 30s;
     const auto start = std::chrono::steady_clock::now();
-    try {
-      co_await malt::spawn_worker(o);
-      BOOST_ERROR("the worker started");
-    } catch (const malt::spawn_error& e) {
+    {
+      const auto e = co_await thrown<malt::spawn_error>(malt::spawn_worker(o));
       const double elapsed = seconds_since(start);
       BOOST_TEST_MESSAGE("failed start reported after " << elapsed * 1000 << " ms");
       BOOST_TEST(elapsed < 1.0);  // when the child exits, not after the 30 s timeout
@@ -43,10 +41,8 @@ BOOST_AUTO_TEST_CASE(a_hanging_worker_is_killed_after_the_startup_timeout) {
     o.executable = MALT_TEST_WORKER;
     o.args = {"--hang"};
     o.startup_timeout = 300ms;
-    try {
-      co_await malt::spawn_worker(o);
-      BOOST_ERROR("the worker started");
-    } catch (const malt::spawn_error& e) {
+    {
+      const auto e = co_await thrown<malt::spawn_error>(malt::spawn_worker(o));
       BOOST_TEST(std::string(e.what()).find("did not answer the handshake within 300 ms") != std::string::npos,
                  e.what());
     }

@@ -1,11 +1,11 @@
 // Port of Malt.jl's stdout.jl: a monitored worker's lines reach the host's stdout / stderr
 // as "[Worker <pid>]: line" with a blue / yellow prefix; an unmonitored stream is the
 // user's to read, raw.
+#include "pipes.hpp"
 #include "run.hpp"
 #include "test_functions.hpp"
 
 #include <algorithm>
-#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -59,18 +59,6 @@ std::size_t count(const std::string& s, const std::string& part) {
   std::size_t n = 0;
   for (auto at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
   return n;
-}
-
-std::string read_available(int fd) {
-  std::string out;
-  char buf[4096];
-  pollfd p{fd, POLLIN, 0};
-  while (::poll(&p, 1, out.empty() ? 5000 : 100) > 0) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
 }
 
 }  // namespace

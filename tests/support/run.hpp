@@ -5,6 +5,7 @@
 // that the test stopped every worker it started and left no process behind.
 
 #include "processes.hpp"
+#include "test_functions.hpp"
 
 #include <malt/worker.hpp>
 
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 
 namespace malt_test {
 
@@ -50,6 +52,23 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
 inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(asio::use_awaitable);
+}
+
+/// Awaits a that must fail with E, and returns the exception for the test to inspect.
+/// Any other outcome fails the test.
+template <class E, class T>
+asio::awaitable<E> thrown(asio::awaitable<T> a) {
+  try {
+    co_await std::move(a);
+  } catch (const E& e) {
+    co_return e;
+  }
+  throw std::logic_error("the awaited operation did not fail");
+}
+
+/// Malt.jl's "&(true, true)" probe: the worker is alive and the stream in sync.
+inline asio::awaitable<void> probe(const malt::worker& w) {
+  BOOST_TEST(co_await malt::remote_call_fetch(w, logical_and, true, true));
 }
 
 /// Polls cond every 5 ms for at most limit; true if it held.
