@@ -26,9 +26,12 @@ call_ptr call_table::complete(std::uint64_t id, frame_type type, std::vector<cha
   return c;
 }
 
+void call_table::withdraw(pending_call& call) noexcept {
+  calls_.erase(call.id);
+  call.state = call_state::abandoned;
+}
+
 void call_table::abandon(pending_call& call) noexcept {
-  // The waiter is left alone: it owns the coroutine that abandons the call, and is being
-  // destroyed when this runs.
   if (call.state != call_state::done) call.state = call_state::abandoned;
 }
 

@@ -9,8 +9,11 @@
 #include "frame.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -20,14 +23,22 @@ namespace malt::detail {
 
 enum class call_state { queued, written, done, abandoned };
 
+using call_completion = boost::asio::any_completion_handler<void(std::exception_ptr, std::vector<char>)>;
+
 struct pending_call {
   std::uint64_t id = 0;
   call_state state = call_state::queued;
   bool terminated = false;  // done because the worker ended, not by a reply
   frame_type reply_type = frame_type::result;
   std::vector<char> reply;
-  // Resumed once the call is done. (optional: Asio 1.26 mis-assigns any_completion_handler)
-  std::optional<boost::asio::any_completion_handler<void()>> waiter;
+
+  // The caller's side while it waits (src/remote_call.cpp). optional<>: Asio 1.26
+  // mis-assigns any_completion_handler.
+  std::optional<call_completion> handler;
+  boost::asio::cancellation_slot slot;              // the caller's, while it is connected to this call
+  std::optional<boost::asio::steady_timer> timer;  // the call's timeout, then the interrupt grace
+  bool interrupt_sent = false;
+  bool timed_out = false;
 };
 using call_ptr = std::shared_ptr<pending_call>;
 
@@ -42,6 +53,8 @@ class call_table {
   /// A reply arrived. Returns the call, now done, for its waiter to be resumed; nullptr
   /// when the id is unknown or the call was abandoned (the reply is dropped).
   call_ptr complete(std::uint64_t id, frame_type type, std::vector<char> payload);
+  /// Takes back a call that was never written: it leaves the table, abandoned.
+  void withdraw(pending_call& call) noexcept;
   /// Nobody will wait for this call; its reply, if any, is dropped on arrival.
   void abandon(pending_call& call) noexcept;
   /// The worker ended: every call not yet done is done and terminated. Returns them.

@@ -41,6 +41,15 @@ void connection::start_write() {
   });
 }
 
+bool connection::withdraw(std::uint64_t notify_id) noexcept {
+  for (auto it = queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_); it != queue_.end(); ++it)
+    if (it->notify_id == notify_id) {
+      queue_.erase(it);
+      return true;
+    }
+  return false;
+}
+
 asio::awaitable<read_end> connection::read_frames(std::function<void(frame&&)> on_frame) {
   frame_decoder decoder(max_);
   frame f;

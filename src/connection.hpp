@@ -40,6 +40,9 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Reads and decodes frames until the stream ends, calling on_frame for each.
   boost::asio::awaitable<read_end> read_frames(std::function<void(frame&&)> on_frame);
 
+  /// Takes back a queued frame that no write has started on. False if it is (being) sent.
+  bool withdraw(std::uint64_t notify_id) noexcept;
+
   /// True while no frame waits to be written.
   bool idle() const noexcept { return queue_.empty(); }
   void close() noexcept;

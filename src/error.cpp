@@ -25,6 +25,8 @@ class category final : public boost::system::error_category {
       case errc::invalid_options: return "invalid worker options";
       case errc::not_registered: return "function not registered with MALT_REMOTE";
       case errc::stop_failed: return "the worker did not exit";
+      case errc::interrupted: return "the call was interrupted";
+      case errc::timed_out: return "the call timed out";
     }
     return "unknown malt error";
   }

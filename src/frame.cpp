@@ -11,6 +11,7 @@ bool is_known(frame_type t) noexcept {
     case frame_type::call:
     case frame_type::call_no_reply:
     case frame_type::exit_request:
+    case frame_type::interrupt:
     case frame_type::result:
     case frame_type::failure: return true;
   }
@@ -23,6 +24,7 @@ const char* to_string(frame_type t) noexcept {
     case frame_type::call: return "call";
     case frame_type::call_no_reply: return "call_no_reply";
     case frame_type::exit_request: return "exit_request";
+    case frame_type::interrupt: return "interrupt";
     case frame_type::result: return "result";
     case frame_type::failure: return "failure";
   }

@@ -21,6 +21,7 @@ enum class frame_type : std::uint8_t {
   call = 2,           // host -> worker, one reply follows
   call_no_reply = 3,  // host -> worker, remote_do
   exit_request = 4,   // host -> worker
+  interrupt = 5,      // host -> worker: interrupt call_id, or every running call if 0
   result = 16,        // worker -> host
   failure = 17,       // worker -> host
 };

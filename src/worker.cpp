@@ -79,12 +79,6 @@ asio::awaitable<void> stop_all_workers() {
       .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
 }
 
-asio::awaitable<void> wait_done(pending_call& c) {
-  if (c.state == call_state::done) co_return;
-  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-      [&c](auto handler) { c.waiter.emplace(std::move(handler)); }, asio::use_awaitable);
-}
-
 worker_impl::worker_impl(asio::any_io_executor ex, child_process child, worker_options options)
     : ex_(std::move(ex)),
       options_(std::move(options)),
@@ -138,7 +132,14 @@ void worker_impl::start() {
 }
 
 asio::awaitable<void> worker_impl::finish_startup() {
-  co_await wait_done(handshake_);
+  if (handshake_.state != call_state::done) {
+    try {
+      co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, std::vector<char>)>(
+          [this](auto handler) { handshake_.handler.emplace(std::move(handler)); }, asio::use_awaitable);
+    } catch (const std::exception&) {
+      // A failed start is described below, from what was observed.
+    }
+  }
   if (handshake_ok_) {
     startup_timer_.cancel();
     start_forwarding();
@@ -178,13 +179,13 @@ void worker_impl::on_frame(frame&& f) {
     if (!check.mismatch.empty()) return fail_connection("protocol mismatch: " + check.mismatch);
     handshake_ok_ = true;
     handshake_.state = call_state::done;
-    wake(handshake_);
+    deliver(*this, handshake_);
     return;
   }
   switch (f.header.type) {
     case frame_type::result:
     case frame_type::failure:
-      if (auto c = calls_.complete(f.header.call_id, f.header.type, std::move(f.payload))) wake(*c);
+      if (auto c = calls_.complete(f.header.call_id, f.header.type, std::move(f.payload))) deliver(*this, *c);
       return;
     default:
       return fail_connection(std::string("unexpected frame '") + to_string(f.header.type) + "' from the worker");
@@ -233,20 +234,13 @@ void worker_impl::on_exit() {
 }
 
 void worker_impl::finish() {
-  for (auto& c : calls_.terminate_all()) wake(*c);
+  for (auto& c : calls_.terminate_all()) deliver(*this, *c);
   if (handshake_.state != call_state::done) {
     handshake_.state = call_state::done;
     handshake_.terminated = true;
-    wake(handshake_);
+    deliver(*this, handshake_);
   }
   for (auto* t : finish_waiters_) t->cancel();
-}
-
-void worker_impl::wake(pending_call& c) {
-  if (!c.waiter) return;
-  auto handler = std::move(*c.waiter);
-  c.waiter.reset();
-  asio::post(ex_, std::move(handler));
 }
 
 asio::awaitable<bool> worker_impl::wait_finished(std::chrono::milliseconds d) {
@@ -272,6 +266,13 @@ asio::awaitable<bool> worker_impl::stop() {
   signal(SIGKILL);
   if (co_await wait_finished(std::chrono::seconds(10))) co_return true;
   throw error(errc::stop_failed, summary_ + " did not exit 10 s after SIGKILL");
+}
+
+void worker_impl::send_interrupt(std::uint64_t id) {
+  if (!handshake_ok_ || connection_ended_) return;  // nothing runs there any more
+  std::vector<char> f(frame_header_size);
+  write_header(f, frame_type::interrupt, 0, id);
+  conn_->send(std::move(f));
 }
 
 void worker_impl::signal(int signo) noexcept {
@@ -332,6 +333,8 @@ bool isrunning(const worker& w) noexcept { return w.impl()->running(); }
 asio::awaitable<bool> stop(worker& w) { co_return co_await w.impl()->stop(); }
 
 void kill(const worker& w, int signo) noexcept { w.impl()->signal(signo); }
+
+void interrupt(const worker& w) { w.impl()->send_interrupt(0); }
 
 std::vector<pid_t> running_workers() {
   std::vector<pid_t> out;

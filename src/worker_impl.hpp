@@ -55,6 +55,9 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void check_running() const;
   terminated_worker_exception terminated_error() const;
   std::uint32_t max_frame_size() const noexcept { return options_.max_frame_size; }
+  std::chrono::milliseconds interrupt_grace() const noexcept { return options_.interrupt_grace; }
+  /// Asks the worker to interrupt call id, or every running call if id is 0.
+  void send_interrupt(std::uint64_t id);
 
  private:
   void on_frame(frame&& f);
@@ -63,7 +66,6 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   /// The process has exited and its stream ended: fail whatever still waits.
   void finish();
   bool finished() const noexcept { return exited_ && connection_ended_; }
-  void wake(pending_call& c);
   void fail_connection(std::string reason);
   /// True once finished(), waiting at most d.
   boost::asio::awaitable<bool> wait_finished(std::chrono::milliseconds d);
@@ -89,8 +91,8 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   std::vector<boost::asio::steady_timer*> finish_waiters_;
 };
 
-/// Waits until c is done (a reply, or the worker's end).
-boost::asio::awaitable<void> wait_done(pending_call& c);
+/// Completes the caller's handler of a call that is over, if one waits (remote_call.cpp).
+void deliver(worker_impl& w, pending_call& c);
 
 /// Workers this process started and has not seen exit.
 std::vector<std::shared_ptr<worker_impl>> live_workers();

@@ -7,6 +7,8 @@
 #include <malt/detail/registry.hpp>
 #include <malt/error.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -22,6 +24,8 @@ namespace asio = boost::asio;
 
 struct call_job {
   frame request;  // owns the bytes args points into
+  call_context context;
+  boost::asio::cancellation_signal cancel;  // reaches a coroutine function
   std::span<const char> args;
   const function_entry* function = nullptr;
   bool reply_expected = true;
@@ -42,13 +46,24 @@ std::vector<char> failure_frame(std::uint64_t id, errc code, std::string_view ty
   return f;
 }
 
-// Runs body, turning whatever it throws into a failure frame in job.reply.
+// Runs body, turning whatever it throws into a failure frame in job.reply. Whatever an
+// interrupted call throws, it was interrupted.
 template <class Body>
 void run_guarded(call_job& job, Body&& body) {
   const auto id = job.request.header.call_id;
+  std::exception_ptr failure;
   try {
     body();
     return;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (job.context.interrupted) {
+    job.reply = failure_frame(id, errc::interrupted, "malt::call_interrupted", "the call was interrupted", {});
+    return;
+  }
+  try {
+    std::rethrow_exception(failure);  // unlike a throw, this keeps the recorded stack
   } catch (const bad_request& e) {
     job.reply = failure_frame(id, errc::bad_request, "malt::bad_request", e.what(), {});
   } catch (const std::exception& e) {
@@ -90,6 +105,7 @@ void worker_session::on_frame(frame&& f) {
     case frame_type::call:
     case frame_type::call_no_reply: return dispatch(std::move(f));
     case frame_type::exit_request: return exit_process(0);
+    case frame_type::interrupt: return interrupt(f.header.call_id);
     default:
       std::fprintf(stderr, "malt worker: unexpected frame '%s' from the host\n", to_string(f.header.type));
       return exit_process(2);
@@ -129,6 +145,7 @@ void worker_session::dispatch(frame&& f) {
                                std::string("malformed call request: ") + e.what(), {});
   }
   if (job->reply.size() > frame_header_size) return finish(job);
+  if (job->reply_expected) running_.emplace(id, job);
   if (job->function->run_sync) {
     pool_.post([self = shared_from_this(), job] { self->run_sync(job); });
     return;
@@ -142,20 +159,36 @@ void worker_session::dispatch(frame&& f) {
     }
     if (failed) run_guarded(*job, [&] { std::rethrow_exception(failed); });
     self->finish(job);
-  }, asio::detached);
+  }, asio::bind_cancellation_slot(job->cancel.slot(), asio::detached));
+}
+
+void worker_session::interrupt(std::uint64_t id) {
+  auto stop = [](call_job& job) {
+    job.context.interrupt();
+    if (job.function->run_async) job.cancel.emit(asio::cancellation_type::terminal);
+  };
+  if (id == 0) {
+    for (auto& [_, job] : running_) stop(*job);
+  } else if (auto it = running_.find(id); it != running_.end()) {
+    stop(*it->second);
+  }
 }
 
 void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
-  run_guarded(*job, [&] { job->function->run_sync(job->function->function, job->args, job->send_value, job->reply); });
+  {
+    current_call scope(job->context);
+    run_guarded(*job, [&] { job->function->run_sync(job->function->function, job->args, job->send_value, job->reply); });
+  }
   asio::post(io_, [self = shared_from_this(), job] { self->finish(job); });
 }
 
 void worker_session::finish(const std::shared_ptr<call_job>& job) {
   const auto id = job->request.header.call_id;
+  running_.erase(id);
   std::vector<char>& reply = job->reply;
   const bool failed = reply.size() > frame_header_size && reply[4] == char(frame_type::failure);
   if (!job->reply_expected) {
-    if (failed) {
+    if (failed && !job->context.interrupted) {
       payload_reader in(std::span<const char>(reply).subspan(frame_header_size));
       in.u32();
       const std::string type(in.string()), message(in.string());

@@ -6,12 +6,15 @@
 // coroutines on the io_context) and sends exactly one reply per call. It reads on, whatever
 // the calls do, so the host can always reach it.
 
+#include "call_context.hpp"
 #include "connection.hpp"
 #include "thread_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
 
+#include <cstdint>
 #include <memory>
+#include <unordered_map>
 
 namespace malt::detail {
 
@@ -27,12 +30,14 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   void dispatch(frame&& f);
   void run_sync(const std::shared_ptr<call_job>& job);
   void finish(const std::shared_ptr<call_job>& job);
+  void interrupt(std::uint64_t id);
   /// Stops this worker's own workers, then ends the process.
   void exit_process(int code);
 
   boost::asio::io_context& io_;
   std::shared_ptr<connection> conn_;
   thread_pool pool_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<call_job>> running_;  // by call id
   bool greeted_ = false;
   bool exiting_ = false;
 };

@@ -12,28 +12,32 @@
 // declaration. Arguments are converted to the declared parameter types and encoded before
 // the call returns, so nothing the caller owns is referenced afterwards.
 //
-// Failures: remote_exception (the function threw, or the worker could not decode or match
-// the request), decode_error (the host could not decode the result),
-// terminated_worker_exception (the worker is dead or died meanwhile), error{frame_too_large}.
-// After any of these but the last-but-one, the same worker answers the next call.
+// The first three give a call_op: an Asio asynchronous operation with the completion
+// signature void(std::exception_ptr, T). co_await it, or hand it a completion token:
+// asio::deferred, a callback, bind_cancellation_slot(...), or put it in a parallel_group.
 //
-// Cancellation: none yet; a call completes when its reply arrives or the worker ends.
+// Failures (as the exception_ptr): remote_exception (the function threw, or the worker
+// could not decode or match the request), interrupted_exception (the call was interrupted
+// in the worker), decode_error (the host could not decode the result),
+// terminated_worker_exception (the worker is dead or died meanwhile),
+// error{frame_too_large}, error{timed_out}, and system_error{operation_aborted} for a
+// cancelled call. After any of these the same worker answers the next call.
 
 #include <malt/detail/remote_call.hpp>
 #include <malt/remote.hpp>
 #include <malt/worker.hpp>
 
+#include <boost/asio/associator.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
+#include <exception>
 #include <type_traits>
 #include <utility>
 
 namespace malt {
-
-/// An eagerly started call: co_await std::move(t) gives the value or rethrows.
-/// Dropping it leaves the call running in the worker and drops its reply.
-template <class T>
-using task = boost::asio::awaitable<T>;
 
 namespace detail {
 
@@ -89,47 +93,120 @@ std::vector<char> make_call_frame(const std::string& name, Args&&... args) {
   return frame;
 }
 
-template <class R>
-task<R> complete_call(std::shared_ptr<worker_impl> w, call_ptr call, std::vector<char> frame, bool send_value,
-                      std::string name) {
-  if (!call) call = start_call(*w, std::move(frame), send_value);
-  std::vector<char> result = co_await finish_call(w, std::move(call));
-  if constexpr (!std::is_void_v<R>) {
-    R value{};
-    try {
-      decode_values(result, value);
-    } catch (const std::exception& e) {
-      throw_decode_error(*w, name, e);
+// Turns the worker's raw reply into the caller's value, keeping the caller's executor,
+// allocator and cancellation slot (see the associator below).
+template <class T, class Handler>
+struct decoding_handler {
+  Handler handler;
+  std::shared_ptr<worker_impl> w;
+  std::string function;
+
+  void operator()(std::exception_ptr failed, std::vector<char> reply) {
+    if constexpr (std::is_void_v<T>) {
+      handler(failed);
+    } else {
+      T value{};
+      if (!failed) {
+        try {
+          decode_values(reply, value);
+        } catch (const std::exception& e) {
+          failed = decode_failure(*w, function, e);
+        }
+      }
+      handler(failed, std::move(value));
     }
-    co_return value;
   }
-}
+};
+
+template <class T>
+struct call_signature_of {
+  using type = void(std::exception_ptr, T);
+};
+template <>
+struct call_signature_of<void> {
+  using type = void(std::exception_ptr);
+};
+template <class T>
+using call_signature = typename call_signature_of<T>::type;
 
 }  // namespace detail
 
-// The public functions are not coroutines: they encode at once, and they hand the
-// coroutine only named values (g++ 12 copies a coroutine's prvalue arguments bitwise when
-// the call stands in another coroutine's co_await).
+/// A call to a worker. co_await it for the value, or use it as an Asio asynchronous
+/// operation with the completion signature void(std::exception_ptr, T)
+/// (void(std::exception_ptr) for void): call it with a completion token such as
+/// asio::deferred, asio::bind_cancellation_slot(slot, handler) or a callback, or put it in
+/// a parallel_group. Use it once.
+///
+/// Per-operation cancellation, by the state of the call when the slot fires (a coroutine
+/// passes on only terminal cancellation unless it resets its cancellation state):
+/// * not yet written to the worker: any type takes the request back; the call completes
+///   with operation_aborted and nothing ran.
+/// * running in the worker: total is not honoured (the call has effects); partial sends an
+///   interrupt and waits up to worker_options::interrupt_grace for the worker's answer
+///   (interrupted_exception, or the value if the call finished first); terminal sends an
+///   interrupt and completes at once with operation_aborted, the late reply being dropped.
+/// * reply already in: the call completes with it; done wins over cancel.
+template <class T>
+class call_op : public boost::asio::awaitable<T> {
+ public:
+  using value_type = T;
+
+  explicit call_op(std::shared_ptr<detail::call_request> request)
+      : boost::asio::awaitable<T>(initiate(request, boost::asio::use_awaitable)), request_(std::move(request)) {}
+
+  /// Gives the call a deadline: when it expires, the call is interrupted in the worker
+  /// and completes with error{errc::timed_out} (or its value, if that came first).
+  call_op with_timeout(std::chrono::milliseconds timeout) && {
+    request_->settings.timeout = timeout;
+    return std::move(*this);
+  }
+
+  // Asio 1.26 awaits an asynchronous operation whose signature holds an exception_ptr
+  // wrongly; it is awaited as the awaitable it also is instead (asio::detail's probe is
+  // how Asio asks whether a type is an operation).
+  template <boost::asio::completion_token_for<detail::call_signature<T>> CompletionToken>
+    requires(!std::is_same_v<std::decay_t<CompletionToken>, boost::asio::detail::async_operation_probe>)
+  auto operator()(CompletionToken&& token) {
+    return initiate(request_, std::forward<CompletionToken>(token));
+  }
+
+ private:
+  template <class CompletionToken>
+  static auto initiate(std::shared_ptr<detail::call_request> request, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, detail::call_signature<T>>(
+        [](auto handler, std::shared_ptr<detail::call_request> r) {
+          using handler_type = detail::decoding_handler<T, decltype(handler)>;
+          detail::async_call(*r, handler_type{std::move(handler), r->w, r->function});
+        },
+        token, std::move(request));
+  }
+
+  std::shared_ptr<detail::call_request> request_;
+};
+
+/// What remote_call gives: a call that is already on its way.
+template <class T>
+using task = call_op<T>;
+
+// The public functions encode at once and hand on only named values (g++ 12 copies
+// aggregate temporaries in a co_await expression bitwise).
 
 /// Runs f(args...) in the worker and returns its value. The request is sent when the
-/// returned awaitable is first awaited.
+/// operation is initiated (co_await).
 template <class F, class... Args>
-task<detail::result_of<F>> remote_call_fetch(const worker& w, const F& f, Args&&... args) {
+call_op<detail::result_of<F>> remote_call_fetch(const worker& w, const F& f, Args&&... args) {
   std::string name = detail::callee_of<F>::name(f);
   auto frame = detail::make_call_frame<F>(name, std::forward<Args>(args)...);
-  detail::call_ptr not_started;
-  return detail::complete_call<detail::result_of<F>>(w.impl(), std::move(not_started), std::move(frame), true,
-                                                     std::move(name));
+  return call_op<detail::result_of<F>>(detail::make_request(w.impl(), nullptr, std::move(frame), true, std::move(name)));
 }
 
 /// Runs f(args...) in the worker and waits for it to finish; the value is not sent back,
 /// so its type need not be decodable by the host. Rethrows the worker's failures.
 template <class F, class... Args>
-task<void> remote_call_wait(const worker& w, const F& f, Args&&... args) {
+call_op<void> remote_call_wait(const worker& w, const F& f, Args&&... args) {
   std::string name = detail::callee_of<F>::name(f);
   auto frame = detail::make_call_frame<F>(name, std::forward<Args>(args)...);
-  detail::call_ptr not_started;
-  return detail::complete_call<void>(w.impl(), std::move(not_started), std::move(frame), false, std::move(name));
+  return call_op<void>(detail::make_request(w.impl(), nullptr, std::move(frame), false, std::move(name)));
 }
 
 /// Sends the request before returning; the task gives the value or rethrows.
@@ -139,9 +216,9 @@ task<detail::result_of<F>> remote_call(const worker& w, const F& f, Args&&... ar
   std::string name = detail::callee_of<F>::name(f);
   auto call = detail::start_call(*w.impl(), detail::make_call_frame<F>(name, std::forward<Args>(args)...), true);
   std::vector<char> sent;
-  return detail::complete_call<detail::result_of<F>>(w.impl(), std::move(call), std::move(sent), true,
-                                                     std::move(name));
+  return task<detail::result_of<F>>(detail::make_request(w.impl(), std::move(call), std::move(sent), true, std::move(name)));
 }
+
 
 /// Sends the request and returns; no reply is ever sent. A failure in the worker is
 /// printed on the worker's stderr. Throws at once if the worker is not running.
@@ -152,5 +229,15 @@ void remote_do(const worker& w, const F& f, Args&&... args) {
 }
 
 }  // namespace malt
+
+namespace boost::asio {
+template <template <class, class> class Associator, class T, class Handler, class Default>
+struct associator<Associator, malt::detail::decoding_handler<T, Handler>, Default> : Associator<Handler, Default> {
+  static typename Associator<Handler, Default>::type get(const malt::detail::decoding_handler<T, Handler>& h,
+                                                         const Default& d = Default()) noexcept {
+    return Associator<Handler, Default>::get(h.handler, d);
+  }
+};
+}  // namespace boost::asio
 
 #endif

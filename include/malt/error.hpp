@@ -30,6 +30,8 @@ enum class errc : int {
   invalid_options,       ///< worker_options hold a value that cannot work
   not_registered,        ///< a function pointer that MALT_REMOTE did not register
   stop_failed,           ///< the worker survived SIGKILL for longer than allowed
+  interrupted,           ///< the call was interrupted in the worker
+  timed_out,             ///< the call's timeout expired; it was interrupted in the worker
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -70,6 +72,13 @@ class remote_exception : public error {
 
  private:
   std::string summary_, type_name_, message_, stack_trace_;
+};
+
+/// The call was interrupted in the worker (malt::interrupt, or a cancelled or timed-out
+/// call), and the worker acknowledged it. The worker carries on.
+class interrupted_exception : public remote_exception {
+ public:
+  using remote_exception::remote_exception;
 };
 
 /// The worker is not running: it was dead when called, or died while the call was pending.

@@ -3,6 +3,7 @@
 
 #include <malt/builtins.hpp>
 #include <malt/call.hpp>
+#include <malt/this_call.hpp>
 #include <malt/error.hpp>
 #include <malt/remote.hpp>
 #include <malt/serialization.hpp>

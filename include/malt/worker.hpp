@@ -66,6 +66,12 @@ bool isrunning(const worker& w) noexcept;
 /// Throws error{stop_failed} if the process survives SIGKILL for 10 s.
 boost::asio::awaitable<bool> stop(worker& w);
 
+/// Interrupts every call running in the worker and returns at once. Each ends with
+/// interrupted_exception if its function honours the interrupt (see <malt/this_call.hpp>),
+/// or with its value if it finishes regardless; the worker carries on. Harmless on an idle
+/// or an ended worker.
+void interrupt(const worker& w);
+
 /// Sends a signal to the worker process (SIGKILL by default) and returns at once; pending
 /// calls fail when the exit is observed. No effect on a worker that has ended.
 void kill(const worker& w, int signo = SIGKILL) noexcept;

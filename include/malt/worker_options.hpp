@@ -49,6 +49,10 @@ struct worker_options {
   std::chrono::milliseconds exit_timeout{5'000};
   std::chrono::milliseconds term_timeout{5'000};
 
+  /// A call cancelled with cancellation_type::partial (or whose timeout expired) waits this
+  /// long for the worker to acknowledge the interrupt, then gives up on it.
+  std::chrono::milliseconds interrupt_grace{2'000};
+
   /// The largest message either side may send, checked before anything is allocated.
   std::uint32_t max_frame_size = 256u << 20;
 };

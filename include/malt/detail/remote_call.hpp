@@ -7,8 +7,10 @@
 #include <malt/detail/registry.hpp>
 #include <malt/detail/wire.hpp>
 
-#include <boost/asio/awaitable.hpp>
+#include <boost/asio/any_completion_handler.hpp>
 
+#include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,20 +20,40 @@ namespace malt::detail {
 class worker_impl;
 struct pending_call;
 using call_ptr = std::shared_ptr<pending_call>;
+using call_completion = boost::asio::any_completion_handler<void(std::exception_ptr, std::vector<char>)>;
 
-/// Queues a call frame (payload after frame_header_size bytes) and writes it at once when
+struct call_settings {
+  bool send_value = true;                    // ship the function's value back
+  std::chrono::milliseconds timeout{0};      // 0: none
+};
+
+/// Queues a call frame (payload after frame_header_size bytes); it is written at once when
 /// nothing is queued before it. Throws terminated_worker_exception if the worker is not
 /// running, error{frame_too_large} if the frame is over the limit.
 call_ptr start_call(worker_impl& w, std::vector<char> frame, bool send_value);
 
-/// Waits for the reply of a started call. Returns the result's archive bytes; throws
-/// remote_exception or terminated_worker_exception.
-boost::asio::awaitable<std::vector<char>> finish_call(std::shared_ptr<worker_impl> w, call_ptr call);
+/// Everything a call operation needs to start, shared by its ways of being awaited.
+struct call_request {
+  std::shared_ptr<worker_impl> w;
+  call_ptr started;          // set by remote_call, which sends at once
+  std::vector<char> frame;   // the request, if not started
+  call_settings settings;
+  std::string function;
+  bool initiated = false;
+};
+
+std::shared_ptr<call_request> make_request(std::shared_ptr<worker_impl> w, call_ptr started, std::vector<char> frame,
+                                           bool send_value, std::string function);
+
+/// Starts the call unless started, and completes handler with the reply's archive bytes
+/// or the failure, honouring the handler's cancellation slot and the timeout.
+void async_call(call_request& request, call_completion handler);
 
 /// Queues a call the worker never answers.
 void send_no_reply(worker_impl& w, std::vector<char> frame);
 
-[[noreturn]] void throw_decode_error(const worker_impl& w, const std::string& function, const std::exception& e);
+/// The decode_error for a result of function that did not decode.
+std::exception_ptr decode_failure(const worker_impl& w, const std::string& function, const std::exception& e);
 
 /// The name under which MALT_REMOTE registered f; throws error{not_registered}.
 const std::string& registered_name(erased_function f);

@@ -1,0 +1,41 @@
+#ifndef MALT_SRC_CALL_CONTEXT_HPP
+#define MALT_SRC_CALL_CONTEXT_HPP
+
+// What a running call in the worker knows about itself: whether it was interrupted.
+// malt::this_call reads the context of the call running on the current thread.
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+namespace malt::detail {
+
+struct call_context {
+  std::atomic<bool> interrupted{false};
+  std::mutex mutex;
+  std::condition_variable wake;  // this_call::sleep_for waits on it
+
+  void interrupt() {
+    {
+      std::lock_guard lock(mutex);
+      interrupted = true;
+    }
+    wake.notify_all();
+  }
+};
+
+/// Makes context the current thread's call while it lives.
+class current_call {
+ public:
+  explicit current_call(call_context& context) noexcept;
+  ~current_call();
+  current_call(const current_call&) = delete;
+  current_call& operator=(const current_call&) = delete;
+
+ private:
+  call_context* previous_;
+};
+
+}  // namespace malt::detail
+
+#endif
