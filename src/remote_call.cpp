@@ -85,7 +85,12 @@ void cancel(worker_impl& w, const call_ptr& c, asio::cancellation_type_t type) {
 struct cancellation_handler {
   std::shared_ptr<worker_impl> w;
   call_ptr c;
-  void operator()(asio::cancellation_type_t type) { cancel(*w, c, type); }
+  void operator()(asio::cancellation_type_t type) {
+    // Completing the call clears the slot, which destroys this handler: hold on first.
+    auto keep_worker = w;
+    auto keep_call = c;
+    cancel(*keep_worker, keep_call, type);
+  }
 };
 
 }  // namespace
@@ -153,6 +158,8 @@ void async_call(call_request& request, call_completion handler) {
     });
   }
 }
+
+asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.executor(); }
 
 void send_no_reply(worker_impl& w, std::vector<char> frame) {
   w.check_running();

@@ -154,6 +154,9 @@ class call_op : public boost::asio::awaitable<T> {
   explicit call_op(std::shared_ptr<detail::call_request> request)
       : boost::asio::awaitable<T>(initiate(request, boost::asio::use_awaitable)), request_(std::move(request)) {}
 
+  /// The executor of the worker's io_context, where the call completes by default.
+  boost::asio::any_io_executor get_executor() const noexcept { return detail::executor_of(*request_->w); }
+
   /// Gives the call a deadline: when it expires, the call is interrupted in the worker
   /// and completes with error{errc::timed_out} (or its value, if that came first).
   call_op with_timeout(std::chrono::milliseconds timeout) && {

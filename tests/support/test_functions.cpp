@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -56,6 +57,24 @@ std::uint64_t byte_sum(std::vector<std::uint8_t> bytes) {
 void spin_forever() {
   for (unsigned long i = 0;; ++i) asm volatile("" : : "r"(i));  // not optimised away
 }
+void interruptible_sleep_ms(int ms) { malt::this_call::sleep_for(std::chrono::milliseconds(ms)); }
+double spin_for_ms(int ms) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  double x = 0;
+  for (int i = 1; std::chrono::steady_clock::now() < end; ++i) {
+    x += std::sqrt(std::abs(std::sin(std::cos(x)))) / i;
+    if (i % 1024 == 0) malt::this_call::interruption_point();
+  }
+  return x;
+}
+asio::awaitable<int> echo_after_ms(int value, int ms) {
+  co_await async_sleep_ms(ms);
+  co_return value;
+}
+asio::awaitable<void> block_io_thread() {
+  spin_forever();
+  co_return;
+}
 asio::awaitable<int> nested_add(int depth) {
   if (depth == 0) co_return 1 + 1;
   malt::worker child = co_await malt::spawn_worker();
@@ -95,6 +114,10 @@ MALT_REMOTE(crash);
 MALT_REMOTE(make_bytes);
 MALT_REMOTE(byte_sum);
 MALT_REMOTE(spin_forever);
+MALT_REMOTE(interruptible_sleep_ms);
+MALT_REMOTE(spin_for_ms);
+MALT_REMOTE(echo_after_ms);
+MALT_REMOTE(block_io_thread);
 MALT_REMOTE(nested_add);
 MALT_REMOTE(spawn_child_and_keep);
 MALT_REMOTE(start_spinning_child);

@@ -31,6 +31,10 @@ void crash();                         // SIGABRT
 std::vector<std::uint8_t> make_bytes(std::uint32_t n);
 std::uint64_t byte_sum(std::vector<std::uint8_t> bytes);
 void spin_forever();                  // CPU-bound, never checks for anything
+void interruptible_sleep_ms(int ms);                     // malt::this_call::sleep_for
+double spin_for_ms(int ms);                              // CPU-bound, checks for interrupts
+boost::asio::awaitable<int> echo_after_ms(int value, int ms);
+boost::asio::awaitable<void> block_io_thread();          // a coroutine that never yields
 boost::asio::awaitable<int> nested_add(int depth);        // 1 + 1, depth workers further down
 boost::asio::awaitable<int> spawn_child_and_keep();       // pid of a worker it keeps running
 boost::asio::awaitable<int> start_spinning_child();       // the same, the child busy spinning

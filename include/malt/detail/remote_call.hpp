@@ -8,6 +8,7 @@
 #include <malt/detail/wire.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
 #include <exception>
@@ -48,6 +49,8 @@ std::shared_ptr<call_request> make_request(std::shared_ptr<worker_impl> w, call_
 /// Starts the call unless started, and completes handler with the reply's archive bytes
 /// or the failure, honouring the handler's cancellation slot and the timeout.
 void async_call(call_request& request, call_completion handler);
+
+boost::asio::any_io_executor executor_of(const worker_impl& w) noexcept;
 
 /// Queues a call the worker never answers.
 void send_no_reply(worker_impl& w, std::vector<char> frame);
