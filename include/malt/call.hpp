@@ -65,7 +65,7 @@ using result_of = typename callee_of<F>::sig::result;
 template <class Params, class... Args, std::size_t... I>
 void encode_arguments(std::vector<char>& out, std::index_sequence<I...>, Args&&... args) {
   // Each argument is converted to the declared parameter type first, as a local call would.
-  auto as_parameter = [](auto&& a, auto tag) -> decltype(auto) {
+  [[maybe_unused]] auto as_parameter = [](auto&& a, auto tag) -> decltype(auto) {
     using P = typename decltype(tag)::type;
     if constexpr (std::is_same_v<std::remove_cvref_t<decltype(a)>, P>)
       return static_cast<const P&>(a);
