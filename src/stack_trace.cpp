@@ -11,13 +11,13 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <execinfo.h>
-#include <fstream>
-#include <iterator>
+#include <fcntl.h>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string_view>
 #include <typeinfo>
+#include <unistd.h>
 #include <vector>
 
 namespace malt::detail {
@@ -33,36 +33,44 @@ thread_local int frame_count = 0;
 struct symbol_table {
   struct symbol {
     std::uintptr_t start, size;
-    std::string name;
+    std::string_view name;  // in strings
   };
   bool absolute = false;  // ET_EXEC: addresses, not offsets from the load base
+  std::vector<char> strings;
   std::vector<symbol> symbols;  // sorted by start
 
+  // Reads only the headers and the two tables: a program's debug information can be many
+  // times their size.
   explicit symbol_table(const char* path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (file.size() < sizeof(Elf64_Ehdr) || std::memcmp(file.data(), ELFMAG, SELFMAG) != 0 ||
-        file[EI_CLASS] != ELFCLASS64)
-      return;
-    auto at = [&](std::size_t offset, std::size_t size) { return offset + size <= file.size(); };
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    auto read_at = [fd](void* to, std::size_t n, std::uint64_t offset) {
+      return ::pread(fd, to, n, static_cast<off_t>(offset)) == static_cast<ssize_t>(n);
+    };
     Elf64_Ehdr eh;
-    std::memcpy(&eh, file.data(), sizeof eh);
+    std::vector<Elf64_Shdr> sections;
+    if (read_at(&eh, sizeof eh, 0) && std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+        eh.e_shentsize == sizeof(Elf64_Shdr)) {
+      sections.resize(eh.e_shnum);
+      if (!read_at(sections.data(), sections.size() * sizeof(Elf64_Shdr), eh.e_shoff)) sections.clear();
+    }
     absolute = eh.e_type == ET_EXEC;
-    if (!at(eh.e_shoff, std::size_t(eh.e_shnum) * sizeof(Elf64_Shdr))) return;
-    std::vector<Elf64_Shdr> sections(eh.e_shnum);
-    std::memcpy(sections.data(), file.data() + eh.e_shoff, sections.size() * sizeof(Elf64_Shdr));
     for (const auto& sh : sections) {
       if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= sections.size()) continue;
-      const auto& strings = sections[sh.sh_link];
-      if (!at(sh.sh_offset, sh.sh_size) || !at(strings.sh_offset, strings.sh_size)) return;
-      for (std::size_t i = 0; i + sizeof(Elf64_Sym) <= sh.sh_size; i += sizeof(Elf64_Sym)) {
-        Elf64_Sym sym;
-        std::memcpy(&sym, file.data() + sh.sh_offset + i, sizeof sym);
-        if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_size == 0 || sym.st_name >= strings.sh_size) continue;
-        const char* name = file.data() + strings.sh_offset + sym.st_name;
-        symbols.push_back({sym.st_value, sym.st_size, std::string(name, strnlen(name, strings.sh_size - sym.st_name))});
+      const auto& names = sections[sh.sh_link];
+      std::vector<Elf64_Sym> table(sh.sh_size / sizeof(Elf64_Sym));
+      strings.resize(names.sh_size);
+      if (!read_at(table.data(), table.size() * sizeof(Elf64_Sym), sh.sh_offset) ||
+          !read_at(strings.data(), strings.size(), names.sh_offset))
+        break;
+      for (const auto& sym : table) {
+        if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_size == 0 || sym.st_name >= strings.size()) continue;
+        const char* name = strings.data() + sym.st_name;
+        symbols.push_back({sym.st_value, sym.st_size, {name, strnlen(name, strings.size() - sym.st_name)}});
       }
+      break;
     }
+    ::close(fd);
     std::sort(symbols.begin(), symbols.end(), [](const symbol& a, const symbol& b) { return a.start < b.start; });
   }
 
@@ -71,7 +79,7 @@ struct symbol_table {
                                [](std::uintptr_t w, const symbol& s) { return w < s.start; });
     if (it == symbols.begin()) return nullptr;
     --it;
-    return where < it->start + it->size ? it->name.c_str() : nullptr;
+    return where < it->start + it->size ? it->name.data() : nullptr;  // names end with '\0'
   }
 };
 
