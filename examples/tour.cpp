@@ -1,5 +1,5 @@
 // A tour of Malt for C++: spawn a worker, the four call forms, a remote exception,
-// nesting, and stop. The program is its own worker: main() hands over to the library
+// nesting, a deadline, and stop. The program is its own worker: main() hands over to the library
 // when it was started as one.
 
 #include <malt/malt.hpp>
@@ -49,6 +49,17 @@ asio::awaitable<int> add_in_a_child(int a, int b) {
 }
 MALT_REMOTE(add_in_a_child);
 
+asio::awaitable<void> show_deadline(const malt::worker& w) {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    co_await malt::remote_call_fetch(w, slow_echo, std::string("too late"), 5000).with_timeout(100ms);
+  } catch (const malt::error& e) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    std::cout << "   after " << ms.count() << " ms: " << e.what() << "\n";
+  }
+  std::cout << "   the worker carries on: add(2, 2) = " << co_await malt::remote_call_fetch(w, add, 2, 2) << "\n";
+}
+
 asio::awaitable<void> tour() {
   std::cout << "1. spawn_worker starts a worker process (this program, re-run as a worker)\n";
   malt::worker w = co_await malt::spawn_worker();
@@ -88,7 +99,10 @@ asio::awaitable<void> tour() {
   std::cout << "8. nesting: the worker starts a worker of its own\n";
   std::cout << "   add_in_a_child(20, 22) = " << co_await malt::remote_call_fetch(w, add_in_a_child, 20, 22) << "\n";
 
-  std::cout << "9. stop: the worker exits (stopping its own workers first); calls then fail at once\n";
+  std::cout << "9. a deadline: a call that takes too long is interrupted in the worker\n";
+  co_await show_deadline(w);
+
+  std::cout << "10. stop: the worker exits (stopping its own workers first); calls then fail at once\n";
   bool was_running = co_await malt::stop(w);
   std::cout << "   stop returned " << was_running << ", running: " << malt::isrunning(w) << "\n";
   try {
