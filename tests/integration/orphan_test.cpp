@@ -3,7 +3,6 @@
 #include "run.hpp"
 
 #include <csignal>
-#include <spawn.h>
 #include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,23 +26,9 @@ BOOST_AUTO_TEST_SUITE(orphans)
 
 BOOST_AUTO_TEST_CASE(killing_a_host_with_sigkill_ends_its_busy_workers_at_every_depth) {
   // This process is a subreaper: orphans land here, where the test can see them.
-  int out[2];
-  BOOST_TEST_REQUIRE(::pipe(out) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  char path[] = MALT_ORPHAN_HOST;
-  char* argv[] = {path, nullptr};
-  pid_t host = -1;
-  BOOST_TEST_REQUIRE(::posix_spawn(&host, path, &actions, nullptr, argv, environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-
-  std::string line;
-  char c;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;  // "<worker> <grandchild>", once both are busy
-  ::close(out[0]);
+  const started_program host_program = start_program({MALT_ORPHAN_HOST});
+  const pid_t host = host_program.pid;
+  const std::string& line = host_program.first_line;  // "<worker> <grandchild>", once both are busy
   std::istringstream in(line);
   pid_t worker = 0, grandchild = 0;
   in >> worker >> grandchild;
@@ -56,6 +41,7 @@ BOOST_AUTO_TEST_CASE(killing_a_host_with_sigkill_ends_its_busy_workers_at_every_
   ::waitpid(host, nullptr, 0);
   BOOST_TEST(reaped_within(worker, 1000ms), "the worker outlived its host");
   BOOST_TEST(reaped_within(grandchild, 1000ms), "the worker's worker outlived the host");
+  ::close(host_program.output);
   kill_children();
 }
 

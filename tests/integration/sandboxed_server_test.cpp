@@ -10,7 +10,6 @@
 #include <boost/asio/write.hpp>
 
 #include <csignal>
-#include <spawn.h>
 #include <sys/wait.h>
 
 using namespace malt_test;
@@ -22,32 +21,15 @@ namespace {
 struct server_process {
   pid_t pid = -1;
   unsigned short port = 0;
-  int output = -1;  // the rest of its stdout, kept open: a closed pipe would kill it
+  int output = -1;
 };
 
 // Starts the example and reads the port from its first line.
 server_process start_server() {
-  int out[2];
-  BOOST_TEST_REQUIRE(::pipe(out) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  char path[] = MALT_SANDBOXED_SERVER;
-  char a1[] = "--workers", a2[] = "2", a3[] = "--deadline-ms", a4[] = "300";
-  char* argv[] = {path, a1, a2, a3, a4, nullptr};
-  server_process s;
-  BOOST_TEST_REQUIRE(::posix_spawn(&s.pid, path, &actions, nullptr, argv, environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-  std::string line;
-  char c;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;  // "listening on 127.0.0.1:PORT ..."
-  s.output = out[0];
-  const auto colon = line.find("127.0.0.1:");
-  BOOST_TEST_REQUIRE(colon != std::string::npos, line);
-  s.port = static_cast<unsigned short>(std::stoi(line.substr(colon + 10)));
-  return s;
+  const started_program p = start_program({MALT_SANDBOXED_SERVER, "--workers", "2", "--deadline-ms", "300"});
+  const auto colon = p.first_line.find("127.0.0.1:");  // "listening on 127.0.0.1:PORT ..."
+  BOOST_TEST_REQUIRE(colon != std::string::npos, p.first_line);
+  return {p.pid, static_cast<unsigned short>(std::stoi(p.first_line.substr(colon + 10))), p.output};
 }
 
 class client {

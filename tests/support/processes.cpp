@@ -6,6 +6,8 @@
 
 #include <csignal>
 #include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -14,6 +16,27 @@
 #include <unistd.h>
 
 namespace malt_test {
+
+started_program start_program(const std::vector<std::string>& argv) {
+  int out[2];
+  BOOST_TEST_REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  std::vector<std::string> strings = argv;
+  std::vector<char*> args;
+  for (auto& a : strings) args.push_back(a.data());
+  args.push_back(nullptr);
+  started_program p;
+  const int rc = ::posix_spawn(&p.pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  BOOST_TEST_REQUIRE(rc == 0);
+  char c;
+  while (::read(out[0], &c, 1) == 1 && c != '\n') p.first_line += c;
+  p.output = out[0];
+  return p;
+}
 
 std::vector<pid_t> child_processes() {
   std::vector<pid_t> out;

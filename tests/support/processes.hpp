@@ -5,6 +5,7 @@
 // is re-parented to it and shows up as its child; after each test no worker may be
 // running and no child may be left.
 
+#include <string>
 #include <sys/types.h>
 #include <vector>
 
@@ -18,6 +19,15 @@ bool process_exists(pid_t pid);
 
 /// Kills and reaps every child; returns how many there were.
 std::size_t kill_children();
+
+/// A helper program started with its stdout on a pipe.
+struct started_program {
+  pid_t pid = -1;
+  std::string first_line;  // what it printed first
+  int output = -1;         // the rest of its stdout; keep it open while it runs (a closed
+                           // pipe would kill it on its next line)
+};
+started_program start_program(const std::vector<std::string>& argv);
 
 }  // namespace malt_test
 
