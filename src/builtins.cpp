@@ -21,7 +21,10 @@ std::string worker_directory() {
 
 }  // namespace
 
+void register_lua_builtins();
+
 void register_builtins() {
+  register_lua_builtins();
   register_remote(builtin::pid.name(), &worker_pid);
   register_remote(builtin::getenv.name(), &worker_getenv);
   register_remote(builtin::working_directory.name(), &worker_directory);

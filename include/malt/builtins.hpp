@@ -6,7 +6,9 @@
 
 #include <malt/remote.hpp>
 #include <malt/serialization.hpp>
+#include <malt/value.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -18,6 +20,19 @@ inline const remote<int()> pid{"malt.pid"};
 inline const remote<std::optional<std::string>(std::string)> getenv{"malt.getenv"};
 /// The worker's working directory.
 inline const remote<std::string()> working_directory{"malt.working_directory"};
+
+/// Evaluates Lua code in the worker's global state and returns its value (remote_eval_fetch).
+inline const remote<value(std::string)> eval{"malt.eval"};
+/// Runs Lua code in the worker's global state, its value dropped there (remote_eval_wait);
+/// with remote_do, fire and forget: malt::remote_do(w, malt::builtin::exec, "x = 1").
+inline const remote<void(std::string)> exec{"malt.exec"};
+
+// The worker side of malt::worker_channel (<malt/eval.hpp>).
+inline const remote<std::uint64_t(std::string)> channel_open{"malt.channel_open"};
+inline const remote<void(std::uint64_t, value)> channel_put{"malt.channel_put"};
+inline const remote<value(std::uint64_t)> channel_take{"malt.channel_take"};
+inline const remote<bool(std::uint64_t)> channel_is_ready{"malt.channel_is_ready"};
+inline const remote<void(std::uint64_t)> channel_close{"malt.channel_close"};
 
 }  // namespace malt::builtin
 

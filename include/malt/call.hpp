@@ -39,6 +39,9 @@
 
 namespace malt {
 
+template <class T, class Wire = T>
+class call_op;
+
 namespace detail {
 
 template <class F>
@@ -95,7 +98,7 @@ std::vector<char> make_call_frame(const std::string& name, Args&&... args) {
 
 // Turns the worker's raw reply into the caller's value, keeping the caller's executor,
 // allocator and cancellation slot (see the associator below).
-template <class T, class Handler>
+template <class T, class Wire, class Handler>
 struct decoding_handler {
   Handler handler;
   std::shared_ptr<worker_impl> w;
@@ -105,15 +108,21 @@ struct decoding_handler {
     if constexpr (std::is_void_v<T>) {
       handler(failed);
     } else {
-      T value{};
+      T result{};
       if (!failed) {
         try {
-          decode_values(reply, value);
+          if constexpr (std::is_same_v<T, Wire>) {
+            decode_values(reply, result);
+          } else {  // e.g. an eval's malt::value, converted to what the caller asked for
+            Wire wire{};
+            decode_values(reply, wire);
+            result = wire.template as<T>();
+          }
         } catch (const std::exception& e) {
           failed = decode_failure(*w, function, e);
         }
       }
-      handler(failed, std::move(value));
+      handler(failed, std::move(result));
     }
   }
 };
@@ -131,7 +140,8 @@ using call_signature = typename call_signature_of<T>::type;
 
 }  // namespace detail
 
-/// A call to a worker. co_await it for the value, or use it as an Asio asynchronous
+/// A call to a worker. The reply carries a Wire, which is converted to T (an eval's
+/// malt::value, for example). co_await it for the value, or use it as an Asio asynchronous
 /// operation with the completion signature void(std::exception_ptr, T)
 /// (void(std::exception_ptr) for void): call it with a completion token such as
 /// asio::deferred, asio::bind_cancellation_slot(slot, handler) or a callback, or put it in
@@ -146,7 +156,7 @@ using call_signature = typename call_signature_of<T>::type;
 ///   (interrupted_exception, or the value if the call finished first); terminal sends an
 ///   interrupt and completes at once with operation_aborted, the late reply being dropped.
 /// * reply already in: the call completes with it; done wins over cancel.
-template <class T>
+template <class T, class Wire>
 class call_op : public boost::asio::awaitable<T> {
  public:
   using value_type = T;
@@ -178,7 +188,7 @@ class call_op : public boost::asio::awaitable<T> {
   static auto initiate(std::shared_ptr<detail::call_request> request, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, detail::call_signature<T>>(
         [](auto handler, std::shared_ptr<detail::call_request> r) {
-          using handler_type = detail::decoding_handler<T, decltype(handler)>;
+          using handler_type = detail::decoding_handler<T, Wire, decltype(handler)>;
           detail::async_call(*r, handler_type{std::move(handler), r->w, r->function});
         },
         token, std::move(request));
@@ -234,9 +244,9 @@ void remote_do(const worker& w, const F& f, Args&&... args) {
 }  // namespace malt
 
 namespace boost::asio {
-template <template <class, class> class Associator, class T, class Handler, class Default>
-struct associator<Associator, malt::detail::decoding_handler<T, Handler>, Default> : Associator<Handler, Default> {
-  static typename Associator<Handler, Default>::type get(const malt::detail::decoding_handler<T, Handler>& h,
+template <template <class, class> class Associator, class T, class Wire, class Handler, class Default>
+struct associator<Associator, malt::detail::decoding_handler<T, Wire, Handler>, Default> : Associator<Handler, Default> {
+  static typename Associator<Handler, Default>::type get(const malt::detail::decoding_handler<T, Wire, Handler>& h,
                                                          const Default& d = Default()) noexcept {
     return Associator<Handler, Default>::get(h.handler, d);
   }

@@ -5,6 +5,8 @@
 #include <malt/call.hpp>
 #include <malt/this_call.hpp>
 #include <malt/error.hpp>
+#include <malt/eval.hpp>
+#include <malt/value.hpp>
 #include <malt/remote.hpp>
 #include <malt/serialization.hpp>
 #include <malt/worker.hpp>

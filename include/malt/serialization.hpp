@@ -81,6 +81,9 @@ void serialize(Archive& ar, std::variant<T...>& v, unsigned version) {
 #endif  // BOOST_VERSION < 108400
 
 namespace boost::serialization {
+template <class Archive>
+void serialize(Archive&, std::monostate&, unsigned) {}  // an empty alternative of a variant
+
 template <class Archive, class... T>
 void serialize(Archive& ar, std::tuple<T...>& t, unsigned) {
   std::apply([&](auto&... element) { ((ar & element), ...); }, t);

@@ -7,6 +7,7 @@
 
 #include <malt/detail/payload.hpp>
 #include <malt/detail/signature.hpp>
+#include <malt/value.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -36,6 +37,10 @@ struct function_entry {
   void (*run_sync)(erased_function, std::span<const char> args, bool send_value, std::vector<char>& out) = nullptr;
   boost::asio::awaitable<void> (*run_async)(erased_function, std::span<const char> args, bool send_value,
                                             std::vector<char>& out) = nullptr;
+  // For calls from Lua, arguments and result as values; both null when a parameter or the
+  // result has no Lua equivalent (is_value_convertible).
+  value (*call_with_values)(erased_function, const std::vector<value>& args) = nullptr;
+  boost::asio::awaitable<value> (*call_with_values_async)(erased_function, std::vector<value> args) = nullptr;
 };
 
 void add_function(function_entry entry);
@@ -79,6 +84,40 @@ boost::asio::awaitable<void> run_async(erased_function f, std::span<const char> 
   }
 }
 
+template <class... P>
+std::tuple<P...> arguments_from_values(const std::vector<value>& args) {
+  if (args.size() != sizeof...(P))
+    throw std::invalid_argument("expects " + std::to_string(sizeof...(P)) + " arguments, got " +
+                                std::to_string(args.size()));
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::tuple<P...>{args[I].template as<P>()...};
+  }(std::index_sequence_for<P...>{});
+}
+
+template <class R, class... A>
+value call_with_values(erased_function f, const std::vector<value>& args) {
+  auto values = arguments_from_values<std::decay_t<A>...>(args);
+  auto fn = reinterpret_cast<R (*)(A...)>(f);
+  if constexpr (std::is_void_v<R>) {
+    std::apply([&](auto&... v) { fn(std::move(v)...); }, values);
+    return value();
+  } else {
+    return to_value(std::apply([&](auto&... v) { return fn(std::move(v)...); }, values));
+  }
+}
+
+template <class R, class... A>
+boost::asio::awaitable<value> call_with_values_async(erased_function f, std::vector<value> args) {
+  auto values = arguments_from_values<std::decay_t<A>...>(args);
+  auto fn = reinterpret_cast<R (*)(A...)>(f);
+  if constexpr (std::is_void_v<typename signature<R(A...)>::result>) {
+    co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
+    co_return value();
+  } else {
+    co_return to_value(co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values));
+  }
+}
+
 template <class R, class... A>
 bool register_function(std::string name, R (*f)(A...)) {
   using sig = signature<R(A...)>;
@@ -91,6 +130,13 @@ bool register_function(std::string name, R (*f)(A...)) {
     e.run_async = &run_async<R, A...>;
   else
     e.run_sync = &run_sync<R, A...>;
+  using result = typename sig::result;
+  if constexpr ((is_value_convertible<std::decay_t<A>> && ...) && (std::is_void_v<result> || is_value_convertible<result>)) {
+    if constexpr (sig::is_coroutine)
+      e.call_with_values_async = &call_with_values_async<R, A...>;
+    else
+      e.call_with_values = &call_with_values<R, A...>;
+  }
   add_function(std::move(e));
   return true;
 }

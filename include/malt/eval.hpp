@@ -1,0 +1,99 @@
+#ifndef MALT_EVAL_HPP
+#define MALT_EVAL_HPP
+
+// Evaluating Lua in a worker's global state, and channels to the worker, after Malt.jl's
+// remote_eval* and worker_channel:
+//
+//   malt::value two = co_await malt::remote_eval_fetch(w, "1 + 1");   // an expression, or statements
+//   co_await malt::remote_eval_wait(w, "x = 10");                      // globals persist between evals
+//   int x = co_await malt::remote_eval_fetch<int>(w, "x");             // converted, or decode_error
+//   auto later = malt::remote_eval(w, "malt.sleep(0.5); x = 900");     // eager, like remote_call
+//
+//   auto ch = co_await malt::worker_channel<int>(w, "rc = malt.channel(20)");
+//   co_await ch.put(5);  int five = co_await ch.take();
+//
+// Code runs as a Lua coroutine on the worker's I/O thread, sharing it cooperatively with
+// the other evals and calls, and any eval can be interrupted, even `while true do end`.
+// Lua in the worker has malt.sleep(seconds), malt.channel(capacity), and every registered
+// C++ function whose types convert to Lua values: malt.call("name", ...) or malt.fn.name(...).
+// A Lua error reaches the host as a remote_exception of type malt::lua_error, with the
+// Lua message and traceback.
+
+#include <malt/builtins.hpp>
+#include <malt/call.hpp>
+#include <malt/value.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+
+namespace malt {
+
+/// Evaluates code in the worker and returns its (first) value as T.
+template <class T = value>
+call_op<T, value> remote_eval_fetch(const worker& w, std::string code) {
+  static_assert(is_value_convertible<T>, "remote_eval_fetch<T>: T must convert from malt::value");
+  const std::string& name = builtin::eval.name();
+  auto frame = detail::make_call_frame<remote<value(std::string)>>(name, std::move(code));
+  return call_op<T, value>(detail::make_request(w.impl(), nullptr, std::move(frame), true, name));
+}
+
+/// Evaluates code in the worker and waits for it; the value is not sent back, so it need
+/// not have a host equivalent.
+inline call_op<void> remote_eval_wait(const worker& w, std::string code) {
+  return remote_call_wait(w, builtin::exec, std::move(code));
+}
+
+/// Sends the code before returning; the operation gives the value as T or rethrows.
+template <class T = value>
+call_op<T, value> remote_eval(const worker& w, std::string code) {
+  static_assert(is_value_convertible<T>, "remote_eval<T>: T must convert from malt::value");
+  const std::string& name = builtin::eval.name();
+  auto call = detail::start_call(*w.impl(), detail::make_call_frame<remote<value(std::string)>>(name, std::move(code)), true);
+  std::vector<char> sent;
+  return call_op<T, value>(detail::make_request(w.impl(), std::move(call), std::move(sent), true, name));
+}
+
+/// The host's end of a channel in a worker (malt.channel in Lua). Each operation is a call
+/// to the worker; put waits while the channel is full, take while it is empty, and neither
+/// keeps the other from running. After close, put fails, and take fails once it is empty.
+template <class T>
+class remote_channel {
+  static_assert(is_value_convertible<T>, "remote_channel<T>: T must convert to and from malt::value");
+
+ public:
+  remote_channel(worker w, std::uint64_t id) : w_(std::move(w)), id_(id) {}
+  call_op<void> put(const T& v) const { return remote_call_wait(w_, builtin::channel_put, id_, to_value(v)); }
+  call_op<T, value> take() const {
+    const std::string& name = builtin::channel_take.name();
+    auto frame = detail::make_call_frame<remote<value(std::uint64_t)>>(name, id_);
+    return call_op<T, value>(detail::make_request(w_.impl(), nullptr, std::move(frame), true, name));
+  }
+  call_op<bool> is_ready() const { return remote_call_fetch(w_, builtin::channel_is_ready, id_); }
+  call_op<void> close() const { return remote_call_wait(w_, builtin::channel_close, id_); }
+
+ private:
+  worker w_;
+  std::uint64_t id_;
+};
+
+namespace detail {
+template <class T>
+boost::asio::awaitable<remote_channel<T>> open_channel(worker w, std::string code) {
+  const std::uint64_t id = co_await remote_call_fetch(w, builtin::channel_open, std::move(code));
+  co_return remote_channel<T>(std::move(w), id);
+}
+}  // namespace detail
+
+/// Evaluates code that gives a channel (malt.channel(capacity)) in the worker, and returns
+/// the host's end of it. Code that assigns the channel ("rc = malt.channel(20)") gives the
+/// channel it assigned. Fails with remote_exception if the code gives no channel.
+template <class T>
+boost::asio::awaitable<remote_channel<T>> worker_channel(const worker& w, std::string code) {
+  worker copy = w;
+  return detail::open_channel<T>(std::move(copy), std::move(code));
+}
+
+}  // namespace malt
+
+#endif

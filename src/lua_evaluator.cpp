@@ -1,0 +1,534 @@
+// The worker's evaluation language: one global Lua 5.4 state per worker I/O thread, in which
+// every eval runs as a Lua coroutine driven by that thread's io_context. A count hook makes
+// a running eval yield regularly, so evals share the worker cooperatively (like Julia's
+// tasks) and an interrupt, which arrives as Asio cancellation of the eval call, ends any of
+// them, even `while true do end`. The evaluator, and the channels, are registered remote
+// functions (<malt/builtins.hpp>), so evals travel, fail and get interrupted as calls do.
+
+#include "stack_trace.hpp"
+
+#include <malt/builtins.hpp>
+#include <malt/detail/registry.hpp>
+#include <malt/value.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <lua.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <memory>
+#include <typeinfo>
+#include <unordered_map>
+
+namespace malt {
+
+/// An error raised by evaluated Lua code: its message and the Lua traceback.
+struct lua_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+namespace {
+
+namespace asio = boost::asio;
+constexpr int slice_instructions = 10'000;  // an eval yields to the io_context this often
+constexpr int max_depth = 64;                // nesting of tables crossing to the host
+
+// --- Channels ---------------------------------------------------------------------------
+
+class channel {
+ public:
+  explicit channel(std::size_t capacity) : capacity_(capacity) {}
+
+  asio::awaitable<void> put(value v) {
+    while (!closed_ && items_.size() >= capacity_) co_await wait_for_change();
+    if (closed_) throw std::runtime_error("put on a closed channel");
+    items_.push_back(std::move(v));
+    notify();
+  }
+  asio::awaitable<value> take() {
+    while (items_.empty() && !closed_) co_await wait_for_change();
+    if (items_.empty()) throw std::runtime_error("take on a closed channel");
+    value v = std::move(items_.front());
+    items_.pop_front();
+    notify();
+    co_return v;
+  }
+  bool is_ready() const noexcept { return !items_.empty(); }
+  void close() {
+    closed_ = true;
+    notify();  // every waiter wakes and fails
+  }
+
+ private:
+  // Waits until another operation changed the channel; an interrupt of the waiting call
+  // ends the wait with operation_aborted.
+  asio::awaitable<void> wait_for_change() {
+    asio::steady_timer t(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    waiters_.push_back(&t);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(waiters_, &t);
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+      throw boost::system::system_error(asio::error::operation_aborted);
+  }
+  void notify() {
+    for (auto* t : waiters_) t->cancel();
+  }
+
+  std::size_t capacity_;
+  std::deque<value> items_;
+  bool closed_ = false;
+  std::vector<asio::steady_timer*> waiters_;
+};
+
+// --- The state and what an eval asks of its driver ---------------------------------------
+
+// What a Lua coroutine yielded for: a time slice, or an operation the driver awaits. The
+// coroutine is resumed with (true, result) or (false, message).
+struct yield_request {
+  enum kind { slice, sleep, put, take, call } what = slice;
+  std::chrono::nanoseconds duration{};
+  std::shared_ptr<channel> ch;
+  value item;
+  const function_entry* function = nullptr;
+  std::vector<value> args;
+};
+
+const char* const channel_type = "malt.channel";
+
+struct lua_deleter {
+  void operator()(lua_State* L) const { lua_close(L); }
+};
+
+struct evaluator {
+  std::unique_ptr<lua_State, lua_deleter> state;
+  std::unordered_map<std::uint64_t, std::shared_ptr<channel>> opened;  // by id, for the host
+  std::uint64_t next_channel = 1;
+
+  evaluator();
+  lua_State* L() const { return state.get(); }
+};
+
+evaluator& current_evaluator() {
+  // One per worker I/O thread: a worker process has one; each in-process worker its own.
+  thread_local evaluator e;
+  return e;
+}
+
+yield_request*& request_of(lua_State* L) { return *static_cast<yield_request**>(lua_getextraspace(L)); }
+
+// --- Lua <-> value -------------------------------------------------------------------------
+
+value to_value(lua_State* L, int index, int depth = 0) {
+  index = lua_absindex(L, index);
+  switch (lua_type(L, index)) {
+    case LUA_TNIL: return value();
+    case LUA_TBOOLEAN: return value(bool(lua_toboolean(L, index)));
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, index)) return value(static_cast<std::int64_t>(lua_tointeger(L, index)));
+      return value(lua_tonumber(L, index));
+    case LUA_TSTRING: {
+      std::size_t n = 0;
+      const char* s = lua_tolstring(L, index, &n);
+      return value(std::string(s, n));
+    }
+    case LUA_TTABLE: {
+      if (depth >= max_depth) throw std::invalid_argument("a table nested deeper than 64 levels (a cycle?)");
+      const auto length = static_cast<std::int64_t>(lua_rawlen(L, index));
+      std::int64_t keys = 0;
+      bool sequence = true;
+      lua_pushnil(L);
+      while (lua_next(L, index)) {
+        ++keys;
+        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 || lua_tointeger(L, -2) > length) sequence = false;
+        lua_pop(L, 1);
+      }
+      if (sequence && keys == length && length > 0) {
+        value::array a;
+        for (std::int64_t i = 1; i <= length; ++i) {
+          lua_rawgeti(L, index, i);
+          a.push_back(to_value(L, -1, depth + 1));
+          lua_pop(L, 1);
+        }
+        return a;
+      }
+      value::table t;
+      lua_pushnil(L);
+      while (lua_next(L, index)) {
+        std::string key;
+        if (lua_type(L, -2) == LUA_TSTRING)
+          key = lua_tostring(L, -2);
+        else if (lua_isinteger(L, -2))
+          key = std::to_string(lua_tointeger(L, -2));
+        else
+          throw std::invalid_argument(std::string("a table key of type ") + luaL_typename(L, -2) +
+                                      " has no host equivalent");
+        t.emplace(std::move(key), to_value(L, -1, depth + 1));
+        lua_pop(L, 1);
+      }
+      return t;
+    }
+    default:
+      if (luaL_testudata(L, index, channel_type))
+        throw std::invalid_argument("a channel cannot be sent to the host; open it with malt::worker_channel");
+      throw std::invalid_argument(std::string("a Lua ") + luaL_typename(L, index) + " has no host equivalent");
+  }
+}
+
+void push(lua_State* L, const value& v) {
+  luaL_checkstack(L, 3, "malt: value too deeply nested");
+  std::visit(
+      [L](const auto& x) {
+        using X = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<X, std::monostate>) {
+          lua_pushnil(L);
+        } else if constexpr (std::is_same_v<X, bool>) {
+          lua_pushboolean(L, x);
+        } else if constexpr (std::is_same_v<X, std::int64_t>) {
+          lua_pushinteger(L, x);
+        } else if constexpr (std::is_same_v<X, double>) {
+          lua_pushnumber(L, x);
+        } else if constexpr (std::is_same_v<X, std::string>) {
+          lua_pushlstring(L, x.data(), x.size());
+        } else if constexpr (std::is_same_v<X, value::array>) {
+          lua_createtable(L, static_cast<int>(x.size()), 0);
+          for (std::size_t i = 0; i < x.size(); ++i) {
+            push(L, x[i]);
+            lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+          }
+        } else {
+          lua_createtable(L, 0, static_cast<int>(x.size()));
+          for (const auto& [k, e] : x) {
+            push(L, e);
+            lua_setfield(L, -2, k.c_str());
+          }
+        }
+      },
+      v.get());
+}
+
+// Runs f; a C++ exception becomes a Lua error (raised outside the handler).
+template <class F>
+int lua_guarded(lua_State* L, F&& f) {
+  std::string message;
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    message = demangle(typeid(e).name()) + ": " + e.what();
+  }
+  return luaL_error(L, "%s", message.c_str());
+}
+
+// --- The malt table in Lua ------------------------------------------------------------------
+
+// Yields the running eval with a request; the continuation raises the driver's error or
+// returns its result.
+int finish_request(lua_State* L, int, lua_KContext) {
+  if (!lua_toboolean(L, -2)) return ::lua_error(L);  // the message is on top
+  return 1;
+}
+int yield_for(lua_State* L, yield_request r) {
+  // Only an eval's own coroutine has a request slot; a coroutine the Lua code made has not.
+  if (!request_of(L) || !lua_isyieldable(L)) return luaL_error(L, "cannot wait here, outside an eval's own coroutine");
+  *request_of(L) = std::move(r);
+  return lua_yieldk(L, 0, 0, finish_request);
+}
+
+int lua_sleep(lua_State* L) {
+  const double seconds = luaL_checknumber(L, 1);
+  yield_request r;
+  r.what = yield_request::sleep;
+  r.duration = std::chrono::nanoseconds(static_cast<std::int64_t>(std::max(0.0, seconds) * 1e9));
+  return yield_for(L, std::move(r));
+}
+
+std::shared_ptr<channel>& check_channel(lua_State* L) {
+  return *static_cast<std::shared_ptr<channel>*>(luaL_checkudata(L, 1, channel_type));
+}
+
+int lua_channel(lua_State* L) {
+  const lua_Integer capacity = luaL_optinteger(L, 1, 0);
+  luaL_argcheck(L, capacity >= 0, 1, "the capacity cannot be negative");
+  void* memory = lua_newuserdatauv(L, sizeof(std::shared_ptr<channel>), 0);
+  new (memory) std::shared_ptr<channel>(std::make_shared<channel>(capacity == 0 ? 1 : std::size_t(capacity)));
+  luaL_setmetatable(L, channel_type);
+  return 1;
+}
+
+int channel_put(lua_State* L) {
+  auto ch = check_channel(L);
+  luaL_checkany(L, 2);
+  return lua_guarded(L, [&] {
+    yield_request r;
+    r.what = yield_request::put;
+    r.ch = ch;
+    r.item = to_value(L, 2);
+    return yield_for(L, std::move(r));
+  });
+}
+int channel_take(lua_State* L) {
+  yield_request r;
+  r.what = yield_request::take;
+  r.ch = check_channel(L);
+  return yield_for(L, std::move(r));
+}
+int channel_is_ready(lua_State* L) {
+  lua_pushboolean(L, check_channel(L)->is_ready());
+  return 1;
+}
+int channel_close(lua_State* L) {
+  check_channel(L)->close();
+  return 0;
+}
+int channel_gc(lua_State* L) {
+  static_cast<std::shared_ptr<channel>*>(lua_touserdata(L, 1))->~shared_ptr();
+  return 0;
+}
+
+// Calls the registered C++ function name with the Lua values from index first on, converted
+// to its parameter types. A coroutine function suspends the eval while it runs.
+int call_function(lua_State* L, const char* name, int first) {
+  const function_entry* f = find_function(name);
+  if (!f) return luaL_error(L, "no C++ function named '%s' is registered in this worker", name);
+  if (!f->call_with_values && !f->call_with_values_async)
+    return luaL_error(L, "'%s' cannot be called from Lua: a parameter or its result has no Lua equivalent", name);
+  const int n = lua_gettop(L);
+  return lua_guarded(L, [&] {
+    std::vector<value> args;
+    for (int i = first; i <= n; ++i) args.push_back(to_value(L, i));
+    if (f->call_with_values) {
+      push(L, f->call_with_values(f->function, args));
+      return 1;
+    }
+    yield_request r;
+    r.what = yield_request::call;
+    r.function = f;
+    r.args = std::move(args);
+    return yield_for(L, std::move(r));
+  });
+}
+
+// malt.call(name, ...)
+int lua_call_function(lua_State* L) { return call_function(L, luaL_checkstring(L, 1), 2); }
+
+// malt.fn.name(...) is malt.call("name", ...).
+int lua_fn_index(lua_State* L) {
+  luaL_checkstring(L, 2);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, [](lua_State* L) { return call_function(L, lua_tostring(L, lua_upvalueindex(1)), 1); }, 1);
+  return 1;
+}
+
+evaluator::evaluator() : state(luaL_newstate()) {
+  lua_State* L = state.get();
+  luaL_openlibs(L);
+  static const luaL_Reg channel_methods[] = {{"put", channel_put},
+                                             {"take", channel_take},
+                                             {"is_ready", channel_is_ready},
+                                             {"close", channel_close},
+                                             {nullptr, nullptr}};
+  luaL_newmetatable(L, channel_type);
+  luaL_newlib(L, channel_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, channel_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+
+  static const luaL_Reg malt_functions[] = {
+      {"sleep", lua_sleep}, {"channel", lua_channel}, {"call", lua_call_function}, {nullptr, nullptr}};
+  luaL_newlib(L, malt_functions);
+  lua_newtable(L);  // malt.fn
+  lua_newtable(L);
+  lua_pushcfunction(L, lua_fn_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, -2, "fn");
+  lua_setglobal(L, "malt");
+}
+
+void slice_hook(lua_State* L, lua_Debug*) {
+  // Coroutines the Lua code made inherit the hook, but yield to their resumer, not to us.
+  if (request_of(L) && lua_isyieldable(L)) lua_yield(L, 0);  // the request stays a slice
+}
+
+// --- The driver --------------------------------------------------------------------------
+
+std::string error_text(lua_State* L, int index) {
+  const char* s = lua_tostring(L, index);
+  return s ? s : std::string("(a Lua error object of type ") + luaL_typename(L, index) + ")";
+}
+
+// A registry reference, released when the owner goes.
+struct registry_ref {
+  registry_ref(lua_State* state, int reference) : L(state), ref(reference) {}
+  registry_ref(const registry_ref&) = delete;
+  registry_ref& operator=(const registry_ref&) = delete;
+  ~registry_ref() { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
+  lua_State* L;
+  int ref;
+};
+
+// Runs code in a fresh Lua coroutine driven by this io_context, and leaves its first
+// result in the registry.
+asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code) {
+  lua_State* main = current_evaluator().L();
+  lua_State* co = lua_newthread(main);
+  registry_ref anchor(main, luaL_ref(main, LUA_REGISTRYINDEX));  // keeps the coroutine alive
+  struct reset {
+    lua_State* co;
+    ~reset() { lua_resetthread(co); }  // closes its pending to-be-closed variables
+  } reset_at_exit{co};
+  yield_request request;
+  request_of(co) = &request;
+
+  // As Lua's own REPL: an expression first, else a chunk of statements.
+  const std::string expression = "return " + code;
+  if (luaL_loadbuffer(co, expression.data(), expression.size(), "=eval") != LUA_OK) {
+    lua_pop(co, 1);
+    if (luaL_loadbuffer(co, code.data(), code.size(), "=eval") != LUA_OK) throw lua_error(error_text(co, -1));
+  }
+  lua_sethook(co, slice_hook, LUA_MASKCOUNT, slice_instructions);
+  auto ex = co_await asio::this_coro::executor;
+  int arguments = 0;
+  for (;;) {
+    request = yield_request{};
+    int results = 0;
+    const int status = lua_resume(co, main, arguments, &results);
+    if (status == LUA_OK) {
+      if (results > 0) lua_pushvalue(co, -results);
+      else lua_pushnil(co);
+      lua_xmove(co, main, 1);
+      co_return std::make_unique<registry_ref>(main, luaL_ref(main, LUA_REGISTRYINDEX));
+    }
+    if (status != LUA_YIELD) {
+      luaL_traceback(main, co, error_text(co, -1).c_str(), 0);
+      std::string text = lua_tostring(main, -1);
+      lua_pop(main, 1);
+      throw lua_error(text);
+    }
+    lua_pop(co, results);
+    arguments = 0;
+    if (request.what == yield_request::slice) {  // let the rest of the worker run, and see an interrupt
+      co_await asio::post(ex, asio::use_awaitable);
+      continue;
+    }
+    // An operation: its outcome goes back as (true, result) or (false, message).
+    std::exception_ptr failed;
+    value result;
+    try {
+      switch (request.what) {
+        case yield_request::sleep: {
+          asio::steady_timer t(ex, request.duration);
+          co_await t.async_wait(asio::use_awaitable);
+          break;
+        }
+        case yield_request::put: co_await request.ch->put(std::move(request.item)); break;
+        case yield_request::take: result = co_await request.ch->take(); break;
+        case yield_request::call:
+          result = co_await request.function->call_with_values_async(request.function->function, std::move(request.args));
+          break;
+        case yield_request::slice: break;
+      }
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (failed && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+      std::rethrow_exception(failed);  // interrupted: the eval ends here
+    if (failed) {
+      std::string message;
+      try {
+        std::rethrow_exception(failed);
+      } catch (const std::exception& x) {
+        message = demangle(typeid(x).name()) + ": " + x.what();
+      }
+      lua_pushboolean(co, 0);
+      lua_pushlstring(co, message.data(), message.size());
+    } else {
+      lua_pushboolean(co, 1);
+      push(co, result);
+    }
+    arguments = 2;
+  }
+}
+
+asio::awaitable<void> execute(std::string code) { co_await run(std::move(code)); }
+
+asio::awaitable<value> evaluate(std::string code) {
+  auto result = co_await run(std::move(code));
+  lua_rawgeti(result->L, LUA_REGISTRYINDEX, result->ref);
+  struct pop_at_exit {
+    lua_State* L;
+    ~pop_at_exit() { lua_pop(L, 1); }
+  } popped{result->L};
+  co_return to_value(result->L, -1);
+}
+
+std::shared_ptr<channel> opened_channel(std::uint64_t id) {
+  auto& e = current_evaluator();
+  auto it = e.opened.find(id);
+  if (it == e.opened.end()) throw std::invalid_argument("no channel with id " + std::to_string(id) + " in this worker");
+  return it->second;
+}
+
+// Takes the channel a registry reference holds, if it is one; else names what it is.
+std::shared_ptr<channel> channel_in(const registry_ref& r, std::string& what) {
+  lua_rawgeti(r.L, LUA_REGISTRYINDEX, r.ref);
+  auto* ch = static_cast<std::shared_ptr<channel>*>(luaL_testudata(r.L, -1, channel_type));
+  what = luaL_typename(r.L, -1);
+  std::shared_ptr<channel> found = ch ? *ch : nullptr;
+  lua_pop(r.L, 1);
+  return found;
+}
+
+// Evaluates code that gives a channel, and keeps it under an id for the host. An
+// assignment ("rc = malt.channel(20)") gives the channel it assigned.
+asio::awaitable<std::uint64_t> open_channel(std::string code) {
+  std::string what;
+  auto result = co_await run(code);
+  std::shared_ptr<channel> found = channel_in(*result, what);
+  if (!found) {
+    const auto eq = code.find('=');
+    const std::string target = eq == std::string::npos ? std::string() : code.substr(0, eq);
+    const bool assignment = !target.empty() && eq + 1 < code.size() && code[eq + 1] != '=' &&
+                            target.find_first_not_of(" \t\n._abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") ==
+                                std::string::npos;
+    if (assignment) {
+      auto assigned = co_await run(target);
+      found = channel_in(*assigned, what);
+    }
+  }
+  if (!found) throw std::invalid_argument("the code gave a " + what + ", not a channel (malt.channel(capacity))");
+  auto& e = current_evaluator();
+  const std::uint64_t id = e.next_channel++;
+  e.opened.emplace(id, std::move(found));
+  co_return id;
+}
+
+asio::awaitable<void> channel_put_value(std::uint64_t id, value v) { co_await opened_channel(id)->put(std::move(v)); }
+asio::awaitable<value> channel_take_value(std::uint64_t id) { co_return co_await opened_channel(id)->take(); }
+asio::awaitable<bool> channel_ready(std::uint64_t id) { co_return opened_channel(id)->is_ready(); }
+asio::awaitable<void> channel_shut(std::uint64_t id) {
+  opened_channel(id)->close();
+  co_return;
+}
+
+}  // namespace
+
+void register_lua_builtins() {
+  register_remote(builtin::eval.name(), &evaluate);
+  register_remote(builtin::exec.name(), &execute);
+  register_remote(builtin::channel_open.name(), &open_channel);
+  register_remote(builtin::channel_put.name(), &channel_put_value);
+  register_remote(builtin::channel_take.name(), &channel_take_value);
+  register_remote(builtin::channel_is_ready.name(), &channel_ready);
+  register_remote(builtin::channel_close.name(), &channel_shut);
+}
+
+}  // namespace detail
+}  // namespace malt
