@@ -5,6 +5,7 @@
 // them, even `while true do end`. The evaluator, and the channels, are registered remote
 // functions (<malt/builtins.hpp>), so evals travel, fail and get interrupted as calls do.
 
+#include "lua_evaluator.hpp"
 #include "stack_trace.hpp"
 
 #include <malt/builtins.hpp>
@@ -106,6 +107,8 @@ struct lua_deleter {
   void operator()(lua_State* L) const { lua_close(L); }
 };
 
+}  // namespace
+
 struct evaluator {
   std::unique_ptr<lua_State, lua_deleter> state;
   std::unordered_map<std::uint64_t, std::shared_ptr<channel>> opened;  // by id, for the host
@@ -115,10 +118,15 @@ struct evaluator {
   lua_State* L() const { return state.get(); }
 };
 
+namespace {
+
+// The evaluator of the session whose call is starting: worker_session makes it current
+// just before it starts a coroutine function, which looks it up before it first suspends.
+thread_local evaluator* current = nullptr;
+
 evaluator& current_evaluator() {
-  // One per worker I/O thread: a worker process has one; each in-process worker its own.
-  thread_local evaluator e;
-  return e;
+  if (!current) throw std::logic_error("malt: no evaluator for this call");
+  return *current;
 }
 
 yield_request*& request_of(lua_State* L) { return *static_cast<yield_request**>(lua_getextraspace(L)); }
@@ -325,33 +333,6 @@ int lua_fn_index(lua_State* L) {
   return 1;
 }
 
-evaluator::evaluator() : state(luaL_newstate()) {
-  lua_State* L = state.get();
-  luaL_openlibs(L);
-  static const luaL_Reg channel_methods[] = {{"put", channel_put},
-                                             {"take", channel_take},
-                                             {"is_ready", channel_is_ready},
-                                             {"close", channel_close},
-                                             {nullptr, nullptr}};
-  luaL_newmetatable(L, channel_type);
-  luaL_newlib(L, channel_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, channel_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-
-  static const luaL_Reg malt_functions[] = {
-      {"sleep", lua_sleep}, {"channel", lua_channel}, {"call", lua_call_function}, {nullptr, nullptr}};
-  luaL_newlib(L, malt_functions);
-  lua_newtable(L);  // malt.fn
-  lua_newtable(L);
-  lua_pushcfunction(L, lua_fn_index);
-  lua_setfield(L, -2, "__index");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, -2, "fn");
-  lua_setglobal(L, "malt");
-}
-
 void slice_hook(lua_State* L, lua_Debug*) {
   // Coroutines the Lua code made inherit the hook, but yield to their resumer, not to us.
   if (request_of(L) && lua_isyieldable(L)) lua_yield(L, 0);  // the request stays a slice
@@ -489,6 +470,7 @@ std::shared_ptr<channel> channel_in(const registry_ref& r, std::string& what) {
 // Evaluates code that gives a channel, and keeps it under an id for the host. An
 // assignment ("rc = malt.channel(20)") gives the channel it assigned.
 asio::awaitable<std::uint64_t> open_channel(std::string code) {
+  auto& e = current_evaluator();  // before the first suspension, while it is this call's
   std::string what;
   auto result = co_await run(code);
   std::shared_ptr<channel> found = channel_in(*result, what);
@@ -504,7 +486,6 @@ asio::awaitable<std::uint64_t> open_channel(std::string code) {
     }
   }
   if (!found) throw std::invalid_argument("the code gave a " + what + ", not a channel (malt.channel(capacity))");
-  auto& e = current_evaluator();
   const std::uint64_t id = e.next_channel++;
   e.opened.emplace(id, std::move(found));
   co_return id;
@@ -519,6 +500,37 @@ asio::awaitable<void> channel_shut(std::uint64_t id) {
 }
 
 }  // namespace
+
+evaluator::evaluator() : state(luaL_newstate()) {
+  lua_State* L = state.get();
+  luaL_openlibs(L);
+  static const luaL_Reg channel_methods[] = {{"put", channel_put},
+                                             {"take", channel_take},
+                                             {"is_ready", channel_is_ready},
+                                             {"close", channel_close},
+                                             {nullptr, nullptr}};
+  luaL_newmetatable(L, channel_type);
+  luaL_newlib(L, channel_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, channel_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+
+  static const luaL_Reg malt_functions[] = {
+      {"sleep", lua_sleep}, {"channel", lua_channel}, {"call", lua_call_function}, {nullptr, nullptr}};
+  luaL_newlib(L, malt_functions);
+  lua_newtable(L);  // malt.fn
+  lua_newtable(L);
+  lua_pushcfunction(L, lua_fn_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, -2, "fn");
+  lua_setglobal(L, "malt");
+}
+
+std::shared_ptr<evaluator> make_evaluator() { return std::make_shared<evaluator>(); }
+
+void make_current(evaluator* e) noexcept { current = e; }
 
 void register_lua_builtins() {
   register_remote(builtin::eval.name(), &evaluate);

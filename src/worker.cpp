@@ -2,6 +2,8 @@
 
 #include "handshake.hpp"
 #include "output_forwarder.hpp"
+#include "stack_trace.hpp"
+#include "worker_session.hpp"
 
 #include <malt/worker.hpp>
 
@@ -15,6 +17,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -29,6 +34,8 @@ namespace malt {
 namespace asio = boost::asio;
 
 namespace detail {
+void register_builtins();
+
 namespace {
 
 // Every worker this process started and has not seen exit, for running_workers() and for
@@ -68,6 +75,14 @@ std::vector<std::shared_ptr<worker_impl>> live_workers() {
   return out;
 }
 
+std::shared_ptr<worker_impl> user_handle(std::shared_ptr<worker_impl> impl) {
+  auto* raw = impl.get();
+  return std::shared_ptr<worker_impl>(raw, [impl = std::move(impl)](worker_impl* w) mutable {
+    w->release();
+    impl.reset();
+  });
+}
+
 asio::awaitable<void> stop_all_workers() {
   auto workers = live_workers();
   if (workers.empty()) co_return;
@@ -83,19 +98,22 @@ worker_impl::worker_impl(asio::any_io_executor ex, child_process child, worker_o
     : ex_(std::move(ex)),
       options_(std::move(options)),
       pid_(child.pid),
-      summary_("malt::worker with PID " + std::to_string(child.pid)),
+      summary_(child.pidfd ? "malt::worker with PID " + std::to_string(child.pid)
+                           : "malt::in_process_worker in process " + std::to_string(child.pid)),
       conn_(std::make_shared<connection>(stream_socket(ex_, asio::local::stream_protocol(), child.socket.release()),
                                          options_.max_frame_size)),
-      pidfd_(ex_, child.pidfd.release()),
+      pidfd_(ex_),
       startup_timer_(ex_),
       stdout_pipe_(std::move(child.stdout_pipe)),
       stderr_pipe_(std::move(child.stderr_pipe)) {
+  if (!child.pidfd) return;  // in-process
+  pidfd_.assign(child.pidfd.release());
   std::lock_guard lock(live().mutex);
   live().workers[pid_];  // the weak pointer is filled in start(), once shared_from_this works
 }
 
 worker_impl::~worker_impl() {
-  if (!exited_) {
+  if (!exited_ && has_process()) {
     // The io_context went away before the worker ended: end it without waiting.
     pidfd_signal(pidfd_.native_handle(), SIGKILL);
     siginfo_t info{};
@@ -106,7 +124,7 @@ worker_impl::~worker_impl() {
 }
 
 void worker_impl::start() {
-  {
+  if (has_process()) {
     std::lock_guard lock(live().mutex);
     live().workers[pid_] = weak_from_this();
   }
@@ -116,10 +134,11 @@ void worker_impl::start() {
     auto end = co_await self->conn_->read_frames([w = self.get()](frame&& f) { w->on_frame(std::move(f)); });
     self->on_connection_end(end);
   }, asio::detached);
-  asio::co_spawn(ex_, [self]() -> asio::awaitable<void> {
-    co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
-    self->on_exit();
-  }, asio::detached);
+  if (has_process())
+    asio::co_spawn(ex_, [self]() -> asio::awaitable<void> {
+      co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
+      self->on_exit();
+    }, asio::detached);
   startup_timer_.expires_after(options_.startup_timeout);
   startup_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
@@ -162,6 +181,7 @@ asio::awaitable<void> worker_impl::finish_startup() {
 }
 
 void worker_impl::start_forwarding() {
+  if (!has_process()) return;  // an in-process worker prints on the host's own streams
   if (options_.monitor_stdout)
     forward_output(ex_, stdout_pipe_.release(), 1, pid_, options_.color);
   else
@@ -205,6 +225,10 @@ void worker_impl::on_connection_end(const read_end& end) {
   if (end.what != read_end::eof && end.what != read_end::io_error) fail_connection(end.message);
   connection_ended_ = true;
   conn_->close();
+  if (!has_process()) {  // an in-process worker ends with its connection
+    exited_ = true;
+    exit_code_ = 0;
+  }
   if (exited_) return finish();
   // The socket closes as the process ends; a worker that closed it and lives on is broken.
   asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> {
@@ -261,6 +285,12 @@ asio::awaitable<bool> worker_impl::stop() {
     conn_->send(std::move(f));
   }
   if (co_await wait_finished(options_.exit_timeout)) co_return true;
+  if (!has_process()) {  // no signal reaches a thread: stop talking to it
+    if (end_reason_.empty()) end_reason_ = "it did not stop within exit_timeout; the host closed its connection";
+    conn_->close();
+    co_await wait_finished(options_.term_timeout);
+    co_return true;
+  }
   signal(SIGTERM);
   if (co_await wait_finished(options_.term_timeout)) co_return true;
   signal(SIGKILL);
@@ -276,7 +306,7 @@ void worker_impl::send_interrupt(std::uint64_t id) {
 }
 
 void worker_impl::signal(int signo) noexcept {
-  if (!exited_) pidfd_signal(pidfd_.native_handle(), signo);
+  if (!exited_ && has_process()) pidfd_signal(pidfd_.native_handle(), signo);
 }
 
 void worker_impl::release() noexcept {
@@ -314,11 +344,27 @@ asio::awaitable<worker> spawn(worker_options options) {
   auto impl = std::make_shared<worker_impl>(ex, std::move(child), std::move(options));
   impl->start();
   co_await impl->finish_startup();
-  // The handle the user holds: when its last copy goes, the worker is stopped.
-  co_return worker(std::shared_ptr<worker_impl>(impl.get(), [impl](worker_impl* w) mutable {
-    w->release();
-    impl.reset();
-  }));
+  co_return worker(user_handle(std::move(impl)));
+}
+
+asio::awaitable<in_process_worker> start_in_process(worker_options options) {
+  register_builtins();  // this process serves the worker's built-in functions too
+  record_throw_stacks();
+  auto ex = co_await asio::this_coro::executor;
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    throw spawn_error(errc::spawn_failed, std::string("socketpair: ") + std::strerror(errno));
+  child_process none;  // no process: the session below is the worker
+  none.pid = ::getpid();
+  none.socket = unique_fd(sv[0]);
+  auto session = std::make_shared<worker_session>(ex, stream_socket(ex, asio::local::stream_protocol(), sv[1]),
+                                                  options.max_frame_size,
+                                                  [](worker_session& s, int) { s.close(); });
+  session->start();
+  auto impl = std::make_shared<worker_impl>(ex, std::move(none), std::move(options));
+  impl->start();
+  co_await impl->finish_startup();
+  co_return in_process_worker(user_handle(std::move(impl)));
 }
 
 }  // namespace
@@ -327,6 +373,10 @@ asio::awaitable<worker> spawn(worker_options options) {
 // Not a coroutine itself: g++ 12 copies a prvalue argument of a coroutine bitwise when the
 // call stands in another coroutine's co_await, so options reach the coroutine as an xvalue.
 asio::awaitable<worker> spawn_worker(worker_options options) { return detail::spawn(std::move(options)); }
+
+asio::awaitable<in_process_worker> in_process_worker::start(worker_options options) {
+  return detail::start_in_process(std::move(options));
+}
 
 bool isrunning(const worker& w) noexcept { return w.impl()->running(); }
 

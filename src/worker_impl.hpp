@@ -42,6 +42,8 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void release() noexcept;
 
   bool running() const noexcept { return !exited_; }
+  /// False for an in-process worker, whose end is the end of its connection.
+  bool has_process() const noexcept { return pidfd_.is_open(); }
   pid_t pid() const noexcept { return pid_; }
   const std::string& summary() const noexcept { return summary_; }
   const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
@@ -98,6 +100,9 @@ void deliver(worker_impl& w, pending_call& c);
 std::vector<std::shared_ptr<worker_impl>> live_workers();
 /// Stops every live worker of this process, concurrently.
 boost::asio::awaitable<void> stop_all_workers();
+
+/// The handle users hold: when its last copy goes, the worker is stopped.
+std::shared_ptr<worker_impl> user_handle(std::shared_ptr<worker_impl> impl);
 
 /// Set by worker_main: this process serves a host.
 void enter_worker_mode() noexcept;

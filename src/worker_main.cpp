@@ -5,12 +5,15 @@
 
 #include <malt/worker_main.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <fcntl.h>
 #include <string_view>
 #include <sys/prctl.h>
@@ -82,8 +85,21 @@ int worker_main(int argc, char** argv) {
   detail::register_builtins();
 
   boost::asio::io_context io(1);
+  // Going: stop this worker's own workers first, then end the process (calls may still run
+  // on pool threads: no static destructors under them).
+  auto exit_process = [&io](detail::worker_session&, int code) {
+    boost::asio::co_spawn(
+        io, [code]() -> boost::asio::awaitable<void> {
+          co_await detail::stop_all_workers();
+          std::cout.flush();
+          std::fflush(nullptr);
+          ::_exit(code);
+        },
+        boost::asio::detached);
+  };
   auto session = std::make_shared<detail::worker_session>(
-      io, detail::stream_socket(io, boost::asio::local::stream_protocol(), args.fd), args.max_frame);
+      io.get_executor(), detail::stream_socket(io, boost::asio::local::stream_protocol(), args.fd), args.max_frame,
+      exit_process);
   session->start();
   io.run();
   std::fflush(nullptr);

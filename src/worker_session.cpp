@@ -15,7 +15,6 @@
 
 #include <cstdio>
 #include <cxxabi.h>
-#include <iostream>
 #include <typeinfo>
 #include <unistd.h>
 
@@ -77,14 +76,19 @@ void run_guarded(call_job& job, Body&& body) {
 
 }  // namespace
 
-worker_session::worker_session(asio::io_context& io, stream_socket socket, std::uint32_t max_frame_size)
-    : io_(io), conn_(std::make_shared<connection>(std::move(socket), max_frame_size)) {}
+worker_session::worker_session(asio::any_io_executor ex, stream_socket socket, std::uint32_t max_frame_size,
+                               exit_hook on_exit)
+    : ex_(std::move(ex)),
+      on_exit_(std::move(on_exit)),
+      evaluator_(make_evaluator()),
+      conn_(std::make_shared<connection>(std::move(socket), max_frame_size)) {}
 
 void worker_session::start() {
-  asio::co_spawn(io_, [self = shared_from_this()]() -> asio::awaitable<void> {
+  asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> {
     auto end = co_await self->conn_->read_frames([w = self.get()](frame&& f) { w->on_frame(std::move(f)); });
-    if (end.what != read_end::eof) std::fprintf(stderr, "malt worker: connection to the host lost: %s\n", end.message.c_str());
-    self->exit_process(0);  // the host has gone or dropped this worker
+    if (end.what != read_end::eof && !self->exiting_)  // not the end it made itself
+      std::fprintf(stderr, "malt worker: connection to the host lost: %s\n", end.message.c_str());
+    self->exit(0);  // the host has gone or dropped this worker
   }, asio::detached);
 }
 
@@ -104,11 +108,11 @@ void worker_session::on_frame(frame&& f) {
   switch (f.header.type) {
     case frame_type::call:
     case frame_type::call_no_reply: return dispatch(std::move(f));
-    case frame_type::exit_request: return exit_process(0);
+    case frame_type::exit_request: return exit(0);
     case frame_type::interrupt: return interrupt(f.header.call_id);
     default:
       std::fprintf(stderr, "malt worker: unexpected frame '%s' from the host\n", to_string(f.header.type));
-      return exit_process(2);
+      return exit(2);
   }
 }
 
@@ -150,9 +154,10 @@ void worker_session::dispatch(frame&& f) {
     pool_.post([self = shared_from_this(), job] { self->run_sync(job); });
     return;
   }
-  asio::co_spawn(io_, [self = shared_from_this(), job]() -> asio::awaitable<void> {
+  asio::co_spawn(ex_, [self = shared_from_this(), job]() -> asio::awaitable<void> {
     std::exception_ptr failed;
     try {
+      make_current(self->evaluator_.get());  // for the built-in Lua functions
       co_await job->function->run_async(job->function->function, job->args, job->send_value, job->reply);
     } catch (...) {
       failed = std::current_exception();
@@ -179,7 +184,7 @@ void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
     current_call scope(job->context);
     run_guarded(*job, [&] { job->function->run_sync(job->function->function, job->args, job->send_value, job->reply); });
   }
-  asio::post(io_, [self = shared_from_this(), job] { self->finish(job); });
+  asio::post(ex_, [self = shared_from_this(), job] { self->finish(job); });
 }
 
 void worker_session::finish(const std::shared_ptr<call_job>& job) {
@@ -209,16 +214,10 @@ void worker_session::finish(const std::shared_ptr<call_job>& job) {
   conn_->send(std::move(reply));
 }
 
-void worker_session::exit_process(int code) {
+void worker_session::exit(int code) {
   if (exiting_) return;
   exiting_ = true;
-  asio::co_spawn(io_, [code]() -> asio::awaitable<void> {
-    co_await stop_all_workers();  // a worker never leaves workers of its own behind
-    std::cout.flush();
-    std::fflush(nullptr);
-    // Calls may still run on pool threads: end here rather than run static destructors under them.
-    ::_exit(code);
-  }, asio::detached);
+  on_exit_(*this, code);
 }
 
 }  // namespace malt::detail

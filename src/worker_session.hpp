@@ -10,7 +10,11 @@
 #include "connection.hpp"
 #include "thread_pool.hpp"
 
-#include <boost/asio/io_context.hpp>
+#include "lua_evaluator.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <functional>
 
 #include <cstdint>
 #include <memory>
@@ -22,8 +26,13 @@ struct call_job;
 
 class worker_session : public std::enable_shared_from_this<worker_session> {
  public:
-  worker_session(boost::asio::io_context& io, stream_socket socket, std::uint32_t max_frame_size);
+  /// on_exit ends things when the host asks the worker to exit or goes away: a worker
+  /// process stops its own workers and exits; an in-process worker only stops serving.
+  using exit_hook = std::function<void(worker_session&, int code)>;
+  worker_session(boost::asio::any_io_executor ex, stream_socket socket, std::uint32_t max_frame_size, exit_hook on_exit);
   void start();
+  /// Stops reading and answering.
+  void close() noexcept { conn_->close(); }
 
  private:
   void on_frame(frame&& f);
@@ -31,10 +40,11 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   void run_sync(const std::shared_ptr<call_job>& job);
   void finish(const std::shared_ptr<call_job>& job);
   void interrupt(std::uint64_t id);
-  /// Stops this worker's own workers, then ends the process.
-  void exit_process(int code);
+  void exit(int code);
 
-  boost::asio::io_context& io_;
+  boost::asio::any_io_executor ex_;
+  exit_hook on_exit_;
+  std::shared_ptr<evaluator> evaluator_;
   std::shared_ptr<connection> conn_;
   thread_pool pool_;
   std::unordered_map<std::uint64_t, std::shared_ptr<call_job>> running_;  // by call id

@@ -47,6 +47,20 @@ class worker {
   std::shared_ptr<detail::worker_impl> impl_;
 };
 
+/// A worker that runs in this process, on the io_context that starts it: the same API
+/// (calls, evals with a Lua state of its own, channels, interrupt, stop) over the same
+/// protocol, without a process. For tests and debugging: it isolates nothing. Its
+/// synchronous functions run on a thread pool of its own, its coroutine functions and
+/// evals on this io_context. kill() does nothing; stop() ends it (or, if its code holds
+/// the io_context past exit_timeout, stops talking to it); running_workers() does not
+/// list it. Of worker_options, max_frame_size, interrupt_grace, exit_timeout and
+/// term_timeout apply.
+class in_process_worker : public worker {
+ public:
+  using worker::worker;
+  static boost::asio::awaitable<in_process_worker> start(worker_options options = {});
+};
+
 /// Starts a worker process and completes once it has answered the handshake.
 /// Throws spawn_error (with the worker's stderr when it exited during startup; at once,
 /// not after the timeout), or error{invalid_options}. The worker never outlives this

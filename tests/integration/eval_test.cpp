@@ -12,13 +12,21 @@ namespace {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// Every case runs against a worker process and an in-process worker.
+constexpr const char* kinds[] = {"malt::worker", "malt::in_process_worker"};
+asio::awaitable<malt::worker> start(int kind) {
+  if (kind == 1) co_return co_await malt::in_process_worker::start();
+  co_return co_await malt::spawn_worker();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(evaluation)
 
 BOOST_AUTO_TEST_CASE(evaluating_expressions) {
   run([]() -> asio::awaitable<void> {
-    malt::worker w = co_await malt::spawn_worker();
+    for (int kind = 0; kind < 2; ++kind) BOOST_TEST_CONTEXT(kinds[kind]) {
+    malt::worker w = co_await start(kind);
     BOOST_TEST((co_await malt::remote_eval_fetch(w, "1 + 1")) == malt::value(2));
     BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "1 + 1") == 2);
     BOOST_TEST((co_await malt::remote_eval_fetch(w, "nil")).is_nil());
@@ -27,12 +35,14 @@ BOOST_AUTO_TEST_CASE(evaluating_expressions) {
     co_await malt::remote_eval_wait(w, "Stub.x = 'x is in Stub'");
     BOOST_TEST(co_await malt::remote_eval_fetch<std::string>(w, "Stub.x") == "x is in Stub");  // ...read by the next
     co_await malt::stop(w);
+    }
   });
 }
 
 BOOST_AUTO_TEST_CASE(values_cross_as_malt_value_or_converted) {
   run([]() -> asio::awaitable<void> {
-    malt::worker w = co_await malt::spawn_worker();
+    for (int kind = 0; kind < 2; ++kind) BOOST_TEST_CONTEXT(kinds[kind]) {
+    malt::worker w = co_await start(kind);
     const malt::value v = co_await malt::remote_eval_fetch(w, "{1, 2.5, 'three', true, {a = {1, 2}}, {}}");
     const auto& a = std::get<malt::value::array>(v.get());
     BOOST_TEST_REQUIRE(a.size() == 6u);
@@ -55,12 +65,14 @@ BOOST_AUTO_TEST_CASE(values_cross_as_malt_value_or_converted) {
     BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "malt.fn.echo_after_ms(7, 10)") == 7);  // a coroutine
     BOOST_TEST(co_await malt::remote_eval_fetch<bool>(w, "malt.fn.logical_and(true, true)"));
     co_await malt::stop(w);
+    }
   });
 }
 
 BOOST_AUTO_TEST_CASE(async_things) {
   run([]() -> asio::awaitable<void> {
-    malt::worker w = co_await malt::spawn_worker();
+    for (int kind = 0; kind < 2; ++kind) BOOST_TEST_CONTEXT(kinds[kind]) {
+    malt::worker w = co_await start(kind);
     co_await malt::remote_eval_wait(w, "x = 1 + 1");
     BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "x") == 2);
 
@@ -75,12 +87,14 @@ BOOST_AUTO_TEST_CASE(async_things) {
     co_await sleep_for(550ms);
     BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "x") == 400);
     co_await malt::stop(w);
+    }
   });
 }
 
 BOOST_AUTO_TEST_CASE(worker_channels) {
   run([]() -> asio::awaitable<void> {
-    malt::worker w = co_await malt::spawn_worker();
+    for (int kind = 0; kind < 2; ++kind) BOOST_TEST_CONTEXT(kinds[kind]) {
+    malt::worker w = co_await start(kind);
     auto lc = co_await malt::worker_channel<std::int64_t>(w, "rc = malt.channel(20)");
     std::mt19937_64 random(7);
     for (int i = 0; i < 10; ++i) {
@@ -116,12 +130,14 @@ BOOST_AUTO_TEST_CASE(worker_channels) {
     BOOST_TEST(contains(e2.what(), "put on a closed channel"));
     co_await probe(w);
     co_await malt::stop(w);
+    }
   });
 }
 
 BOOST_AUTO_TEST_CASE(evaluation_failures) {
   run([]() -> asio::awaitable<void> {
-    malt::worker w = co_await malt::spawn_worker();
+    for (int kind = 0; kind < 2; ++kind) BOOST_TEST_CONTEXT(kinds[kind]) {
+    malt::worker w = co_await start(kind);
     {
       const auto e = co_await thrown<malt::remote_exception>(malt::remote_eval_wait(w, "error('boom')"));
       BOOST_TEST(contains(e.what(), "Remote exception from " + w.summary()));
@@ -161,12 +177,14 @@ BOOST_AUTO_TEST_CASE(evaluation_failures) {
     co_await probe(w);
     BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "1 + 1") == 2);
     co_await malt::stop(w);
+    }
   });
 }
 
 BOOST_AUTO_TEST_CASE(interrupting_evals) {
   run([]() -> asio::awaitable<void> {
-    malt::worker w = co_await malt::spawn_worker();
+    for (int kind = 0; kind < 2; ++kind) BOOST_TEST_CONTEXT(kinds[kind]) {
+    malt::worker w = co_await start(kind);
     co_await malt::remote_eval_wait(w, "kept = 'still here'");
     const std::string busy_second = "local t = os.clock(); while os.clock() - t < 1 do end; return 1";
     auto start = std::chrono::steady_clock::now();
@@ -193,6 +211,7 @@ BOOST_AUTO_TEST_CASE(interrupting_evals) {
     BOOST_TEST(e.code() == malt::errc::timed_out);
     co_await probe(w);
     co_await malt::stop(w);
+    }
   });
 }
 
