@@ -1,5 +1,5 @@
-// A tour of Malt for C++: spawn a worker, the four call forms, a remote exception,
-// nesting, a deadline, and stop. The program is its own worker: main() hands over to the library
+// A tour of Malt for C++: spawn a worker, the four call forms, Lua evaluation and a
+// channel, a remote exception, nesting, a deadline, and stop. The program is its own worker: main() hands over to the library
 // when it was started as one.
 
 #include <malt/malt.hpp>
@@ -49,6 +49,16 @@ asio::awaitable<int> add_in_a_child(int a, int b) {
 }
 MALT_REMOTE(add_in_a_child);
 
+asio::awaitable<void> show_lua(const malt::worker& w) {
+  co_await malt::remote_eval_wait(w, "greeting = 'hello from Lua'");
+  std::cout << "   " << co_await malt::remote_eval_fetch<std::string>(w, "greeting") << ", "
+            << co_await malt::remote_eval_fetch(w, "{1 + 1, malt.fn.add(20, 22), x = 'y'}") << "\n";
+  auto numbers = co_await malt::worker_channel<int>(w, "numbers = malt.channel(10)");
+  co_await malt::remote_eval_wait(w, "for i = 1, 3 do numbers:put(i * i) end");
+  std::cout << "   through a channel: " << co_await numbers.take() << " " << co_await numbers.take() << " "
+            << co_await numbers.take() << "\n";
+}
+
 asio::awaitable<void> show_deadline(const malt::worker& w) {
   const auto start = std::chrono::steady_clock::now();
   try {
@@ -80,7 +90,10 @@ asio::awaitable<void> tour() {
   std::cout << "5. remote_do is fire and forget\n";
   malt::remote_do(w, say, std::string("   (said by remote_do)"));
 
-  std::cout << "6. a function that throws: the host gets malt::remote_exception\n";
+  std::cout << "6. evaluating Lua in the worker's global state\n";
+  co_await show_lua(w);
+
+  std::cout << "7. a function that throws: the host gets malt::remote_exception\n";
   try {
     co_await malt::remote_call_fetch(w, checked_sqrt, -1.0);
   } catch (const malt::remote_exception& e) {
@@ -89,20 +102,20 @@ asio::awaitable<void> tour() {
   std::cout << "   the worker carries on: checked_sqrt(2) = " << co_await malt::remote_call_fetch(w, checked_sqrt, 2.0)
             << "\n";
 
-  std::cout << "7. a function unknown to this program, called by name and signature\n";
+  std::cout << "8. a function unknown to this program, called by name and signature\n";
   try {
     co_await malt::remote_call_fetch(w, malt::remote<int(int)>{"not_there"}, 1);
   } catch (const malt::remote_exception& e) {
     std::cout << "   " << e.message() << "\n";
   }
 
-  std::cout << "8. nesting: the worker starts a worker of its own\n";
+  std::cout << "9. nesting: the worker starts a worker of its own\n";
   std::cout << "   add_in_a_child(20, 22) = " << co_await malt::remote_call_fetch(w, add_in_a_child, 20, 22) << "\n";
 
-  std::cout << "9. a deadline: a call that takes too long is interrupted in the worker\n";
+  std::cout << "10. a deadline: a call that takes too long is interrupted in the worker\n";
   co_await show_deadline(w);
 
-  std::cout << "10. stop: the worker exits (stopping its own workers first); calls then fail at once\n";
+  std::cout << "11. stop: the worker exits (stopping its own workers first); calls then fail at once\n";
   bool was_running = co_await malt::stop(w);
   std::cout << "   stop returned " << was_running << ", running: " << malt::isrunning(w) << "\n";
   try {
