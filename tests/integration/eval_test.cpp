@@ -165,6 +165,14 @@ BOOST_AUTO_TEST_CASE(evaluation_failures) {
       const auto e = co_await thrown<malt::remote_exception>(malt::remote_eval_fetch(w, "function() end"));
       BOOST_TEST(contains(e.message(), "a Lua function has no host equivalent"), e.message());
     }
+    {  // arguments that do not convert to the C++ parameters, or too few of them
+      const auto e = co_await thrown<malt::remote_exception>(malt::remote_eval_fetch(w, "malt.fn.add('x', 1)"));
+      BOOST_TEST(contains(e.message(), "cannot convert a Lua string to an integer type"), e.message());
+      const auto e2 = co_await thrown<malt::remote_exception>(malt::remote_eval_fetch(w, "malt.call('add', 1)"));
+      BOOST_TEST(contains(e2.message(), "expects 2 arguments, got 1"), e2.message());
+      const auto e3 = co_await thrown<malt::remote_exception>(malt::remote_eval_fetch(w, "malt.fn.nope()"));
+      BOOST_TEST(contains(e3.message(), "no C++ function named 'nope'"), e3.message());
+    }
     {  // a C++ function whose types have no Lua equivalent
       const auto e = co_await thrown<malt::remote_exception>(malt::remote_eval_fetch(w, "malt.fn.make_percent(5)"));
       BOOST_TEST(contains(e.message(), "cannot be called from Lua"), e.message());
