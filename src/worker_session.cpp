@@ -217,6 +217,7 @@ void worker_session::finish(const std::shared_ptr<call_job>& job) {
 void worker_session::exit(int code) {
   if (exiting_) return;
   exiting_ = true;
+  interrupt(0);  // an in-process worker's evals would otherwise run on in the host
   on_exit_(*this, code);
 }
 

@@ -223,4 +223,19 @@ BOOST_AUTO_TEST_CASE(interrupting_evals) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(stopping_ends_running_evals) {
+  run([]() -> asio::awaitable<void> {
+    for (int kind = 0; kind < 2; ++kind) BOOST_TEST_CONTEXT(kinds[kind]) {
+    malt::worker w = co_await start(kind);
+    auto spinning = malt::remote_eval(w, "while true do end");
+    auto sleeping = malt::remote_eval(w, "malt.sleep(3600)");
+    co_await probe(w);
+    BOOST_TEST(co_await malt::stop(w));
+    BOOST_CHECK_THROW(co_await std::move(spinning), malt::error);  // interrupted, or ended with the worker
+    BOOST_CHECK_THROW(co_await std::move(sleeping), malt::error);
+    BOOST_TEST(!malt::isrunning(w));
+    }
+  });  // and run() returns: nothing is left running on this io_context
+}
+
 BOOST_AUTO_TEST_SUITE_END()
