@@ -1,0 +1,425 @@
+// Measures the library against references measured in the same run (DESIGN §8) and prints
+// one table: each figure, its reference, the ratio and the target. Absolute times on small
+// shared machines move by tens of percent between runs; ratios within one run do not.
+//
+// This program is its own worker and its own reference peers: started with --peer=MODE
+// it serves a raw Asio echo, a one-byte handshake or a bulk echo over fd 3.
+
+#include <malt/malt.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sched.h>
+#include <spawn.h>
+#include <sstream>
+#include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace asio = boost::asio;
+using socket_t = asio::local::stream_protocol::socket;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// --- Functions the malt worker runs -----------------------------------------------------
+
+int add(int a, int b) { return a + b; }
+MALT_REMOTE(add);
+std::vector<std::uint8_t> echo_bytes(std::vector<std::uint8_t> v) { return v; }
+MALT_REMOTE(echo_bytes);
+std::vector<std::uint8_t> make_bytes(std::uint32_t n) { return std::vector<std::uint8_t>(n, 7); }
+MALT_REMOTE(make_bytes);
+asio::awaitable<void> wait_ms(int ms) {
+  asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
+  co_await t.async_wait(asio::use_awaitable);
+}
+MALT_REMOTE(wait_ms);
+
+// --- Reference peers (fd 3 is their end of a socketpair) ---------------------------------
+
+asio::awaitable<void> echo_peer(socket_t s, bool batched) {
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    std::size_t n;
+    if (batched) {
+      auto [ec, got] = co_await s.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      n = got;
+    } else {
+      auto [ec, got] = co_await asio::async_read(s, asio::buffer(buf.data(), 16), asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      n = got;
+    }
+    auto [ec, w] = co_await asio::async_write(s, asio::buffer(buf.data(), n), asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+  }
+}
+
+// Reads a 4-byte length and that many bytes, sends them back; again until EOF.
+asio::awaitable<void> bulk_peer(socket_t s) {
+  std::vector<char> data;
+  for (;;) {
+    std::uint32_t n = 0;
+    auto [ec, got] = co_await asio::async_read(s, asio::buffer(&n, 4), asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    data.resize(n);
+    co_await asio::async_read(s, asio::buffer(data), asio::use_awaitable);
+    co_await asio::async_write(s, asio::buffer(data), asio::use_awaitable);
+  }
+}
+
+int run_peer(const std::string& mode) {
+  if (mode == "handshake") {
+    char b = 1;
+    return ::write(3, &b, 1) == 1 ? 0 : 1;
+  }
+  asio::io_context io(1);
+  socket_t s(io, asio::local::stream_protocol(), 3);
+  if (mode == "echo" || mode == "echo-batched")
+    asio::co_spawn(io, echo_peer(std::move(s), mode == "echo-batched"), asio::detached);
+  else
+    asio::co_spawn(io, bulk_peer(std::move(s)), asio::detached);
+  io.run();
+  return 0;
+}
+
+// Starts this program as a peer; returns its pid and the host's end of the socket.
+struct peer {
+  pid_t pid;
+  int fd;
+};
+peer start_peer(const std::string& mode) {
+  int sv[2];
+  ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+  std::string exe = "/proc/self/exe", arg = "--peer=" + mode;
+  char* argv[] = {exe.data(), arg.data(), nullptr};
+  pid_t pid;
+  posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(sv[1]);
+  return {pid, sv[0]};
+}
+void end_peer(peer p) {
+  ::close(p.fd);
+  ::waitpid(p.pid, nullptr, 0);
+}
+
+// --- Measurements ----------------------------------------------------------------------
+
+void pin_to_one_cpu(bool pinned) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (pinned)
+    CPU_SET(0, &set);
+  else
+    for (int i = 0; i < CPU_SETSIZE && i < 64; ++i) CPU_SET(i, &set);
+  sched_setaffinity(0, sizeof set, &set);  // children inherit it
+}
+
+double micros(clock_type::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+// Mean round trip of a 16-byte raw Asio echo, in microseconds.
+asio::awaitable<double> raw_round_trip(int n) {
+  auto p = start_peer("echo");
+  socket_t s(co_await asio::this_coro::executor, asio::local::stream_protocol(), p.fd);
+  char buf[16] = {};
+  for (int i = 0; i < n / 10; ++i) {  // warm-up
+    co_await asio::async_write(s, asio::buffer(buf), asio::use_awaitable);
+    co_await asio::async_read(s, asio::buffer(buf), asio::use_awaitable);
+  }
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    co_await asio::async_write(s, asio::buffer(buf), asio::use_awaitable);
+    co_await asio::async_read(s, asio::buffer(buf), asio::use_awaitable);
+  }
+  double us = micros(clock_type::now() - start) / n;
+  s.release();
+  end_peer(p);
+  co_return us;
+}
+
+asio::awaitable<double> malt_round_trip(int n) {
+  malt::worker w = co_await malt::spawn_worker();
+  for (int i = 0; i < n / 10; ++i) co_await malt::remote_call_fetch(w, add, 1, 2);
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) co_await malt::remote_call_fetch(w, add, 1, 2);
+  double us = micros(clock_type::now() - start) / n;
+  co_await malt::stop(w);
+  co_return us;
+}
+
+// Messages per second with 64 in flight: raw batched echo.
+asio::awaitable<double> raw_pipelined(int n) {
+  auto p = start_peer("echo-batched");
+  socket_t s(co_await asio::this_coro::executor, asio::local::stream_protocol(), p.fd);
+  std::vector<char> out(64 * 16), in(64 * 1024);
+  auto start = clock_type::now();
+  co_await asio::async_write(s, asio::buffer(out), asio::use_awaitable);
+  long sent = 64, received = 0, pending_bytes = 0;
+  while (received < n) {
+    std::size_t got = co_await s.async_read_some(asio::buffer(in), asio::use_awaitable);
+    pending_bytes += static_cast<long>(got);
+    long complete = pending_bytes / 16;
+    pending_bytes %= 16;
+    received += complete;
+    long more = std::min<long>(complete, n - sent);
+    if (more > 0) {
+      co_await asio::async_write(s, asio::buffer(out.data(), static_cast<std::size_t>(more) * 16), asio::use_awaitable);
+      sent += more;
+    }
+  }
+  double rate = received / std::chrono::duration<double>(clock_type::now() - start).count();
+  s.release();
+  end_peer(p);
+  co_return rate;
+}
+
+asio::awaitable<double> malt_pipelined(int n) {
+  malt::worker w = co_await malt::spawn_worker();
+  auto ex = co_await asio::this_coro::executor;
+  int done = 0, lanes = 0;
+  auto start = clock_type::now();
+  for (int lane = 0; lane < 64; ++lane)
+    asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+      while (done < n) {
+        ++done;
+        co_await malt::remote_call_fetch(w, add, 1, 2);
+      }
+      ++lanes;
+    }, asio::detached);
+  asio::steady_timer t(ex);
+  while (lanes < 64) {
+    t.expires_after(1ms);
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  double rate = done / std::chrono::duration<double>(clock_type::now() - start).count();
+  co_await malt::stop(w);
+  co_return rate;
+}
+
+template <class F>
+double median(int n, F&& f) {
+  std::vector<double> xs;
+  for (int i = 0; i < n; ++i) xs.push_back(f());
+  std::sort(xs.begin(), xs.end());
+  return xs[xs.size() / 2];
+}
+
+// Milliseconds from just before posix_spawn to the child's first byte.
+double bare_spawn_ms() {
+  return median(50, [] {
+    auto start = clock_type::now();
+    auto p = start_peer("handshake");
+    char b;
+    (void)::read(p.fd, &b, 1);
+    double ms = micros(clock_type::now() - start) / 1000;
+    end_peer(p);
+    return ms;
+  });
+}
+
+asio::awaitable<double> malt_spawn_ms() {
+  std::vector<double> xs;
+  for (int i = 0; i < 50; ++i) {
+    auto start = clock_type::now();
+    malt::worker w = co_await malt::spawn_worker();
+    co_await malt::remote_call_fetch(w, add, 1, 2);
+    xs.push_back(micros(clock_type::now() - start) / 1000);
+    co_await malt::stop(w);
+  }
+  std::sort(xs.begin(), xs.end());
+  co_return xs[xs.size() / 2];
+}
+
+// Milliseconds to send n bytes and get them back: raw socketpair, then malt.
+double raw_bulk_ms(std::uint32_t n) {
+  auto p = start_peer("bulk");
+  std::vector<char> data(n, 7);
+  auto once = [&] {
+    auto start = clock_type::now();
+    (void)::write(p.fd, &n, 4);
+    for (std::size_t off = 0; off < n;) off += static_cast<std::size_t>(::write(p.fd, data.data() + off, n - off));
+    for (std::size_t off = 0; off < n;) off += static_cast<std::size_t>(::read(p.fd, data.data() + off, n - off));
+    return micros(clock_type::now() - start) / 1000;
+  };
+  once();
+  double ms = median(5, once);
+  end_peer(p);
+  return ms;
+}
+
+asio::awaitable<double> malt_bulk_ms(std::uint32_t n) {
+  malt::worker w = co_await malt::spawn_worker();
+  std::vector<std::uint8_t> data(n, 7);
+  std::vector<double> xs;
+  for (int i = 0; i < 6; ++i) {
+    auto start = clock_type::now();
+    auto back = co_await malt::remote_call_fetch(w, echo_bytes, data);
+    if (i > 0) xs.push_back(micros(clock_type::now() - start) / 1000);
+  }
+  co_await malt::stop(w);
+  std::sort(xs.begin(), xs.end());
+  co_return xs[xs.size() / 2];
+}
+
+asio::awaitable<double> malt_result_ms(std::uint32_t n) {  // Malt.jl's payload set: results of n bytes
+  malt::worker w = co_await malt::spawn_worker();
+  std::vector<double> xs;
+  for (int i = 0; i < 8; ++i) {
+    auto start = clock_type::now();
+    co_await malt::remote_call_fetch(w, make_bytes, n);
+    if (i > 0) xs.push_back(micros(clock_type::now() - start) / 1000);
+  }
+  co_await malt::stop(w);
+  std::sort(xs.begin(), xs.end());
+  co_return xs[xs.size() / 2];
+}
+
+asio::awaitable<double> idle_worker_rss_mb() {
+  malt::worker_options o;
+  o.executable = MALT_WORKER;
+  malt::worker w = co_await malt::spawn_worker(o);
+  std::ifstream status("/proc/" + std::to_string(w.pid()) + "/status");
+  double kb = 0;
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) kb = std::stod(line.substr(6));
+  co_await malt::stop(w);
+  co_return kb / 1024;
+}
+
+// Milliseconds from interrupt to the interrupted call's completion.
+asio::awaitable<double> interrupt_ms(bool lua) {
+  malt::worker w = co_await malt::spawn_worker();
+  std::vector<double> xs;
+  for (int i = 0; i < 20; ++i) {
+    auto call = lua ? malt::remote_eval_wait(w, "while true do end") : malt::remote_call_wait(w, wait_ms, 60'000);
+    bool finished = false;
+    clock_type::time_point end;
+    std::move(call)([&](std::exception_ptr) {
+      finished = true;
+      end = clock_type::now();
+    });
+    asio::steady_timer t(co_await asio::this_coro::executor, 20ms);
+    co_await t.async_wait(asio::use_awaitable);
+    auto start = clock_type::now();
+    malt::interrupt(w);
+    while (!finished) {
+      t.expires_after(100us);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    xs.push_back(micros(end - start) / 1000);
+  }
+  co_await malt::stop(w);
+  std::sort(xs.begin(), xs.end());
+  co_return xs[xs.size() / 2];
+}
+
+asio::awaitable<double> hundred_workers_s() {
+  auto ex = co_await asio::this_coro::executor;
+  auto start = clock_type::now();
+  int done = 0;
+  for (int i = 0; i < 100; ++i)
+    asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+      malt::worker w = co_await malt::spawn_worker();
+      co_await malt::remote_call_fetch(w, add, 1, 2);
+      co_await malt::stop(w);
+      ++done;
+    }, asio::detached);
+  asio::steady_timer t(ex);
+  while (done < 100) {
+    t.expires_after(1ms);
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  co_return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// --- The table -----------------------------------------------------------------------------
+
+struct row {
+  std::string metric, figure, reference;
+  double ratio;
+  std::string target;
+  bool met;
+};
+
+std::string fmt(double v, const char* unit) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.3g %s", v, unit);
+  return b;
+}
+
+asio::awaitable<void> measure(std::vector<row>& rows) {
+  pin_to_one_cpu(true);
+  const double raw1 = co_await raw_round_trip(20'000), malt1 = co_await malt_round_trip(20'000);
+  rows.push_back({"tiny call, both processes on one vCPU", fmt(malt1, "µs"), fmt(raw1, "µs raw Asio echo"), malt1 / raw1,
+                  "≤ 1.5×", malt1 / raw1 <= 1.5});
+  pin_to_one_cpu(false);
+  const double raw2 = co_await raw_round_trip(20'000), malt2 = co_await malt_round_trip(20'000);
+  rows.push_back({"tiny call, unpinned", fmt(malt2, "µs"), fmt(raw2, "µs raw Asio echo"), malt2 / raw2, "(shown)", true});
+  const double rawp = co_await raw_pipelined(500'000), maltp = co_await malt_pipelined(200'000);
+  rows.push_back({"64 calls in flight", fmt(maltp, "calls/s"), fmt(rawp, "msg/s batched Asio echo"), maltp / rawp,
+                  "≥ 0.5×", maltp / rawp >= 0.5});
+  const double bare = bare_spawn_ms(), spawn = co_await malt_spawn_ms();
+  rows.push_back({"spawn → first result", fmt(spawn, "ms"), fmt(bare, "ms bare posix_spawn + handshake"), spawn / bare,
+                  "≤ 2×", spawn / bare <= 2});
+  {
+    std::vector<char> ballast(std::size_t(1) << 30, 1);  // a host holding 1 GiB
+    const double bare_big = bare_spawn_ms(), spawn_big = co_await malt_spawn_ms();
+    rows.push_back({"spawn → first result, host holding 1 GiB", fmt(spawn_big, "ms"),
+                    fmt(bare_big, "ms bare posix_spawn + handshake"), spawn_big / bare_big, "≤ 2×", spawn_big / bare_big <= 2});
+  }
+  const std::uint32_t hundred_mb = 100'000'000;
+  const double rawb = raw_bulk_ms(hundred_mb), maltb = co_await malt_bulk_ms(hundred_mb);
+  rows.push_back({"100 MB there and back", fmt(maltb, "ms"), fmt(rawb, "ms raw socketpair"), maltb / rawb, "≤ 1.5×",
+                  maltb / rawb <= 1.5});
+  for (std::uint32_t n : {500u, 5'000u, 50'000u, 500'000u, 5'000'000u, 50'000'000u}) {
+    const double raw = raw_bulk_ms(n) / 2, m = co_await malt_result_ms(n);  // one way: half the round trip
+    rows.push_back({"result of " + fmt(n, "B"), fmt(m, "ms"), fmt(raw, "ms raw socketpair, one way"), m / raw,
+                    "≤ 1.5×", m / raw <= 1.5});
+  }
+  const double rss = co_await idle_worker_rss_mb();
+  rows.push_back({"idle malt-worker resident memory", fmt(rss, "MB"), "8 MB", rss / 8, "≤ 8 MB", rss <= 8});
+  const double itimer = co_await interrupt_ms(false), ilua = co_await interrupt_ms(true);
+  rows.push_back({"interrupt → call on a timer completes", fmt(itimer, "ms"), "1 ms", itimer, "≤ 1 ms", itimer <= 1});
+  rows.push_back({"interrupt → Lua busy loop completes", fmt(ilua, "ms"), "5 ms", ilua / 5, "≤ 5 ms", ilua <= 5});
+  const double h = co_await hundred_workers_s();
+  rows.push_back({"100 workers: spawn, one call, stop", fmt(h, "s"), "0.5 s", h / 0.5, "≤ 0.5 s", h <= 0.5});
+}
+
+int main(int argc, char** argv) {
+  if (auto code = malt::maybe_run_worker(argc, argv)) return *code;
+  if (argc > 1 && std::string_view(argv[1]).starts_with("--peer=")) return run_peer(argv[1] + 7);
+  asio::io_context io;
+  std::vector<row> rows;
+  asio::co_spawn(io, measure(rows), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  io.run();
+  std::cout << "| metric | malt | reference | ratio | target | met |\n| --- | --- | --- | --- | --- | --- |\n";
+  for (const auto& r : rows) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2f", r.ratio);
+    std::cout << "| " << r.metric << " | " << r.figure << " | " << r.reference << " | " << ratio << " | " << r.target
+              << " | " << (r.met ? "yes" : "**no**") << " |\n";
+  }
+}
