@@ -23,6 +23,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <iostream>
 #include <sched.h>
 #include <spawn.h>
@@ -353,6 +354,22 @@ asio::awaitable<double> hundred_workers_s() {
   co_return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
+// The Python multiprocessing figures (python_peers.py), if python3 is there.
+std::map<std::string, double> python_peers() {
+  std::map<std::string, double> figures;
+  FILE* p = ::popen("python3 " MALT_PYTHON_PEERS " 2>/dev/null", "r");
+  if (!p) return figures;
+  char line[256];
+  while (std::fgets(line, sizeof line, p)) {
+    std::istringstream in(line);
+    std::string name;
+    double v;
+    if (in >> name >> v) figures[name] = v;
+  }
+  ::pclose(p);
+  return figures;
+}
+
 // --- The table -----------------------------------------------------------------------------
 
 struct row {
@@ -375,6 +392,17 @@ asio::awaitable<void> measure(std::vector<row>& rows) {
                   "≤ 1.5×", malt1 / raw1 <= 1.5});
   pin_to_one_cpu(false);
   const double raw2 = co_await raw_round_trip(20'000), malt2 = co_await malt_round_trip(20'000);
+  const auto py = python_peers();
+  auto faster = [&](const std::string& metric, const std::string& key, double malt_figure, const char* unit,
+                    const std::string& peer, double target, bool time_like) {
+    if (!py.count(key)) {
+      rows.push_back({metric, fmt(malt_figure, unit), peer + ": python3 not available", 0, "", false});
+      return;
+    }
+    const double v = py.at(key), speedup = time_like ? v / malt_figure : malt_figure / v;
+    rows.push_back({metric, fmt(malt_figure, unit), fmt(v, unit) + " " + peer, speedup,
+                    "≥ " + fmt(target, "× faster"), speedup >= target});
+  };
   rows.push_back({"tiny call, unpinned", fmt(malt2, "µs"), fmt(raw2, "µs raw Asio echo"), malt2 / raw2, "(shown)", true});
   const double rawp = co_await raw_pipelined(500'000), maltp = co_await malt_pipelined(200'000);
   rows.push_back({"64 calls in flight", fmt(maltp, "calls/s"), fmt(rawp, "msg/s batched Asio echo"), maltp / rawp,
@@ -392,6 +420,10 @@ asio::awaitable<void> measure(std::vector<row>& rows) {
   const double rawb = raw_bulk_ms(hundred_mb), maltb = co_await malt_bulk_ms(hundred_mb);
   rows.push_back({"100 MB there and back", fmt(maltb, "ms"), fmt(rawb, "ms raw socketpair"), maltb / rawb, "≤ 1.5×",
                   maltb / rawb <= 1.5});
+  faster("tiny call, unpinned, against Python", "apply_us", malt2, "µs", "Pool.apply", 3, true);
+  faster("64 calls in flight, against Python", "map_per_s", maltp, "calls/s", "Pool.map(chunksize=1)", 10, false);
+  faster("spawn → first result, against Python", "start_ms", spawn, "ms", "Pool(1), fork", 3, true);
+  faster("100 MB there and back, against Python", "pipe_100mb_ms", maltb, "ms", "multiprocessing.Pipe", 2.5, true);
   for (std::uint32_t n : {500u, 5'000u, 50'000u, 500'000u, 5'000'000u, 50'000'000u}) {
     const double raw = raw_bulk_ms(n) / 2, m = co_await malt_result_ms(n);  // one way: half the round trip
     rows.push_back({"result of " + fmt(n, "B"), fmt(m, "ms"), fmt(raw, "ms raw socketpair, one way"), m / raw,
