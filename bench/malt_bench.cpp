@@ -137,6 +137,16 @@ void pin_to_one_cpu(bool pinned) {
   sched_setaffinity(0, sizeof set, &set);  // children inherit it
 }
 
+// Waits, polling every millisecond, until done() holds.
+template <class Done>
+asio::awaitable<void> wait_until(Done done) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  while (!done()) {
+    t.expires_after(1ms);
+    co_await t.async_wait(asio::use_awaitable);
+  }
+}
+
 double micros(clock_type::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
 // Mean round trip of a 16-byte raw Asio echo, in microseconds.
@@ -208,11 +218,7 @@ asio::awaitable<double> malt_pipelined(int n) {
       }
       ++lanes;
     }, asio::detached);
-  asio::steady_timer t(ex);
-  while (lanes < 64) {
-    t.expires_after(1ms);
-    co_await t.async_wait(asio::use_awaitable);
-  }
+  co_await wait_until([&] { return lanes == 64; });
   double rate = done / std::chrono::duration<double>(clock_type::now() - start).count();
   co_await malt::stop(w);
   co_return rate;
@@ -346,11 +352,7 @@ asio::awaitable<double> hundred_workers_s() {
       co_await malt::stop(w);
       ++done;
     }, asio::detached);
-  asio::steady_timer t(ex);
-  while (done < 100) {
-    t.expires_after(1ms);
-    co_await t.async_wait(asio::use_awaitable);
-  }
+  co_await wait_until([&] { return done == 100; });
   co_return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
