@@ -374,6 +374,13 @@ std::map<std::string, double> python_peers() {
 
 // --- The table -----------------------------------------------------------------------------
 
+// Malt.jl's payload set, for the plot: bytes, raw socketpair ms, malt ms.
+struct payload_point {
+  std::uint32_t bytes;
+  double raw_ms, malt_ms;
+};
+std::vector<payload_point> payloads;
+
 struct row {
   std::string metric, figure, reference;
   double ratio;
@@ -428,6 +435,7 @@ asio::awaitable<void> measure(std::vector<row>& rows) {
   faster("100 MB there and back, against Python", "pipe_100mb_ms", maltb, "ms", "multiprocessing.Pipe", 2.5, true);
   for (std::uint32_t n : {500u, 5'000u, 50'000u, 500'000u, 5'000'000u, 50'000'000u}) {
     const double raw = raw_bulk_ms(n) / 2, m = co_await malt_result_ms(n);  // one way: half the round trip
+    payloads.push_back({n, raw, m});
     rows.push_back({"result of " + fmt(n, "B"), fmt(m, "ms"), fmt(raw, "ms raw socketpair, one way"), m / raw,
                     "≤ 1.5×", m / raw <= 1.5});
   }
@@ -449,6 +457,12 @@ int main(int argc, char** argv) {
     if (e) std::rethrow_exception(e);
   });
   io.run();
+  for (int i = 1; i < argc; ++i)  // --payload-data=FILE: the payload set, for bench/payloads.gp
+    if (std::string_view(argv[i]).starts_with("--payload-data=")) {
+      std::ofstream out(argv[i] + 15);
+      out << "# bytes raw_socketpair_ms malt_ms\n";
+      for (const auto& p : payloads) out << p.bytes << ' ' << p.raw_ms << ' ' << p.malt_ms << '\n';
+    }
   std::cout << "| metric | malt | reference | ratio | target | met |\n| --- | --- | --- | --- | --- | --- |\n";
   for (const auto& r : rows) {
     char ratio[32];
