@@ -30,26 +30,28 @@ struct call_job {
   bool reply_expected = true;
   bool send_value = true;
   std::vector<char> reply;  // the reply frame being built
+  bool failed = false;
+  std::string failure;  // "type: message", for the log of a failed remote_do
+
+  // The reply becomes a failure report: the errc, then type, message and stack trace.
+  void fail(errc code, std::string_view type, std::string_view message, std::string_view trace = {}) {
+    failed = true;
+    failure = std::string(type) + ": " + std::string(message);
+    reply.assign(frame_header_size, 0);
+    put_u32(reply, static_cast<std::uint32_t>(code));
+    put_string(reply, type);
+    put_string(reply, message);
+    put_string(reply, trace);
+    write_header(reply, frame_type::failure, 0, request.header.call_id);
+  }
 };
 
 namespace {
 
-std::vector<char> failure_frame(std::uint64_t id, errc code, std::string_view type, std::string_view message,
-                                std::string_view trace) {
-  std::vector<char> f(frame_header_size);
-  put_u32(f, static_cast<std::uint32_t>(code));
-  put_string(f, type);
-  put_string(f, message);
-  put_string(f, trace);
-  write_header(f, frame_type::failure, 0, id);
-  return f;
-}
-
-// Runs body, turning whatever it throws into a failure frame in job.reply. Whatever an
+// Runs body, turning whatever it throws into the job's failure report. Whatever an
 // interrupted call throws, it was interrupted.
 template <class Body>
 void run_guarded(call_job& job, Body&& body) {
-  const auto id = job.request.header.call_id;
   std::exception_ptr failure;
   try {
     body();
@@ -58,18 +60,18 @@ void run_guarded(call_job& job, Body&& body) {
     failure = std::current_exception();
   }
   if (job.context.interrupted) {
-    job.reply = failure_frame(id, errc::interrupted, "malt::call_interrupted", "the call was interrupted", {});
+    job.fail(errc::interrupted, "malt::call_interrupted", "the call was interrupted");
     return;
   }
   try {
     std::rethrow_exception(failure);  // unlike a throw, this keeps the recorded stack
   } catch (const bad_request& e) {
-    job.reply = failure_frame(id, errc::bad_request, "malt::bad_request", e.what(), {});
+    job.fail(errc::bad_request, "malt::bad_request", e.what());
   } catch (const std::exception& e) {
-    job.reply = failure_frame(id, errc::remote_exception, demangle(typeid(e).name()), e.what(), last_throw_stack());
+    job.fail(errc::remote_exception, demangle(typeid(e).name()), e.what(), last_throw_stack());
   } catch (...) {
     const std::type_info* t = abi::__cxa_current_exception_type();
-    job.reply = failure_frame(id, errc::remote_exception, t ? demangle(t->name()) : "unknown",
+    job.fail(errc::remote_exception, t ? demangle(t->name()) : "unknown",
                               "(an exception that is not a std::exception)", last_throw_stack());
   }
 }
@@ -131,24 +133,23 @@ void worker_session::dispatch(frame&& f) {
     job->args = in.rest();
     job->function = find_function(name);
     if (!job->function) {
-      job->reply = failure_frame(id, errc::unknown_function, "malt::unknown_function",
-                                 "no function named '" + name + "' is registered in this worker", {});
+      job->fail(errc::unknown_function, "malt::unknown_function",
+                                 "no function named '" + name + "' is registered in this worker");
     } else if (parameters != job->function->parameter_types ||
                (!result.empty() && result != job->function->result_type)) {
-      job->reply = failure_frame(id, errc::signature_mismatch, "malt::signature_mismatch",
+      job->fail(errc::signature_mismatch, "malt::signature_mismatch",
                                  "'" + name + "' is " + job->function->result_type + job->function->parameter_types +
                                      " in this worker, but was called as " +
                                      (result.empty() ? std::string("void") : std::string(result)) +
-                                     std::string(parameters),
-                                 {});
+                                     std::string(parameters));
     }
     // A host that declared a void result does not want the value, whatever it is.
     job->send_value = (job->request.header.flags & flag_send_value) && !result.empty();
   } catch (const std::exception& e) {
-    job->reply = failure_frame(id, errc::bad_request, "malt::bad_request",
-                               std::string("malformed call request: ") + e.what(), {});
+    job->fail(errc::bad_request, "malt::bad_request",
+                               std::string("malformed call request: ") + e.what());
   }
-  if (job->reply.size() > frame_header_size) return finish(job);
+  if (job->failed) return finish(job);
   if (job->reply_expected) running_.emplace(id, job);
   if (job->function->run_sync) {
     pool_.post([self = shared_from_this(), job] { self->run_sync(job); });
@@ -190,28 +191,21 @@ void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
 void worker_session::finish(const std::shared_ptr<call_job>& job) {
   const auto id = job->request.header.call_id;
   running_.erase(id);
-  std::vector<char>& reply = job->reply;
-  const bool failed = reply.size() > frame_header_size && reply[4] == char(frame_type::failure);
   if (!job->reply_expected) {
-    if (failed && !job->context.interrupted) {
-      payload_reader in(std::span<const char>(reply).subspan(frame_header_size));
-      in.u32();
-      const std::string type(in.string()), message(in.string());
-      std::fprintf(stderr, "malt worker: remote_do failed: %s: %s\n", type.c_str(), message.c_str());
-    }
+    if (job->failed && !job->context.interrupted)
+      std::fprintf(stderr, "malt worker: remote_do failed: %s\n", job->failure.c_str());
     return;
   }
-  if (!failed) {
-    if (reply.size() - frame_header_size > conn_->max_frame_size())
-      reply = failure_frame(id, errc::frame_too_large, "malt::frame_too_large",
-                            "the result is " + std::to_string(reply.size() - frame_header_size) +
-                                " bytes, over the limit of " + std::to_string(conn_->max_frame_size()) +
-                                " bytes (worker_options::max_frame_size)",
-                            {});
+  if (!job->failed) {
+    const std::size_t size = job->reply.size() - frame_header_size;
+    if (size > conn_->max_frame_size())
+      job->fail(errc::frame_too_large, "malt::frame_too_large",
+                "the result is " + std::to_string(size) + " bytes, over the limit of " +
+                    std::to_string(conn_->max_frame_size()) + " bytes (worker_options::max_frame_size)");
     else
-      write_header(reply, frame_type::result, 0, id);
+      write_header(job->reply, frame_type::result, 0, id);
   }
-  conn_->send(std::move(reply));
+  conn_->send(std::move(job->reply));
 }
 
 void worker_session::exit(int code) {

@@ -91,7 +91,7 @@ std::vector<char> make_call_frame(const std::string& name, Args&&... args) {
   put_string(frame, name);
   put_string(frame, sig::parameter_types());
   // A void result declared by the host accepts whatever the worker's function returns.
-  put_string(frame, std::is_void_v<typename sig::result> ? std::string() : sig::result_type());
+  put_string(frame, std::is_void_v<typename sig::result> ? std::string_view() : std::string_view(sig::result_type()));
   encode_arguments<params>(frame, std::make_index_sequence<sizeof...(Args)>{}, std::forward<Args>(args)...);
   return frame;
 }
@@ -189,7 +189,8 @@ class call_op : public boost::asio::awaitable<T> {
     return boost::asio::async_initiate<CompletionToken, detail::call_signature<T>>(
         [](auto handler, std::shared_ptr<detail::call_request> r) {
           using handler_type = detail::decoding_handler<T, Wire, decltype(handler)>;
-          detail::async_call(*r, handler_type{std::move(handler), r->w, r->function});
+          // async_call does not read the function's name: the handler takes it.
+          detail::async_call(*r, handler_type{std::move(handler), r->w, std::move(r->function)});
         },
         token, std::move(request));
   }
