@@ -48,9 +48,4 @@ std::vector<call_ptr> call_table::terminate_all() {
   return ended;
 }
 
-const pending_call* call_table::find(std::uint64_t id) const noexcept {
-  auto it = calls_.find(id);
-  return it == calls_.end() ? nullptr : it->second.get();
-}
-
 }  // namespace malt::detail

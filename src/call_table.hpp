@@ -61,7 +61,6 @@ class call_table {
   std::vector<call_ptr> terminate_all();
 
   std::size_t size() const noexcept { return calls_.size(); }
-  const pending_call* find(std::uint64_t id) const noexcept;
 
  private:
   std::unordered_map<std::uint64_t, call_ptr> calls_;

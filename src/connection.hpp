@@ -43,8 +43,6 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Takes back a queued frame that no write has started on. False if it is (being) sent.
   bool withdraw(std::uint64_t notify_id) noexcept;
 
-  /// True while no frame waits to be written.
-  bool idle() const noexcept { return queue_.empty(); }
   void close() noexcept;
   std::uint32_t max_frame_size() const noexcept { return max_; }
 
