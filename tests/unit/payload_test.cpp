@@ -1,5 +1,5 @@
-// Values on the wire: round trips of the types Boost 1.81 lacks, and refusal of damaged
-// payloads.
+// Values on the wire: round trips of the types Boost 1.81 lacks, the archive's own bytes
+// for the values written without one, and refusal of damaged payloads.
 #include <malt/detail/payload.hpp>
 #include <malt/detail/signature.hpp>
 
@@ -37,6 +37,83 @@ BOOST_AUTO_TEST_CASE(large_byte_vector_round_trips) {
   std::vector<std::uint8_t> back;
   decode_values(buf, back);
   BOOST_TEST((back == big));
+}
+
+namespace {
+
+template <class... T>
+std::vector<char> boost_archive_of(const T&... values) {
+  std::vector<char> out;
+  vector_sink sink(out);
+  boost::archive::binary_oarchive ar(sink, archive_flags);
+  ((ar << values), ...);
+  return out;
+}
+
+template <class... T>
+void boost_decode(const std::vector<char>& in, T&... values) {
+  span_source source(in);
+  boost::archive::binary_iarchive ar(source, archive_flags);
+  ((ar >> values), ...);
+  BOOST_TEST(source.remaining() == 0u);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(plain_values_are_the_bytes_of_their_archive) {
+  static_assert(is_plain_value<int> && is_plain_value<std::string> && is_plain_value<std::vector<std::uint8_t>>);
+  static_assert(!is_plain_value<std::vector<bool>> && !is_plain_value<std::optional<int>> && !is_plain_value<long double>);
+  const int i = -5;
+  const unsigned long ul = 1ul << 40;
+  const double d = 2.5;
+  const bool b = true;
+  const char c = 'x';
+  const std::string text("a\0b", 3), empty;
+  const std::vector<std::uint8_t> bytes{1, 2, 255};
+  const std::vector<double> doubles{0.5, -1.0};
+  const std::vector<int> none;
+  std::vector<char> plain;
+  encode_values(plain, i, ul, d, b, c, text, empty, bytes, doubles, none);
+  BOOST_TEST((plain == boost_archive_of(i, ul, d, b, c, text, empty, bytes, doubles, none)));
+
+  // Each reads what the other wrote.
+  int i2 = 0;
+  unsigned long ul2 = 0;
+  double d2 = 0;
+  bool b2 = false;
+  char c2 = 0;
+  std::string text2, empty2 = "x";
+  std::vector<std::uint8_t> bytes2;
+  std::vector<double> doubles2;
+  std::vector<int> none2{7};
+  decode_values(boost_archive_of(i, ul, d, b, c, text, empty, bytes, doubles, none), i2, ul2, d2, b2, c2, text2,
+                empty2, bytes2, doubles2, none2);
+  BOOST_TEST((std::tuple(i2, ul2, d2, b2, c2, text2, empty2, bytes2, doubles2, none2) ==
+              std::tuple(i, ul, d, b, c, text, empty, bytes, doubles, none)));
+  std::string text3;
+  std::vector<double> doubles3;
+  boost_decode(plain, i2, ul2, d2, b2, c2, text3, empty2, bytes2, doubles3, none2);
+  BOOST_TEST(text3 == text);
+  BOOST_TEST((doubles3 == doubles));
+}
+
+BOOST_AUTO_TEST_CASE(a_count_larger_than_the_payload_is_refused_before_allocating) {
+  std::vector<char> buf;
+  encode_values(buf, std::size_t(1) << 60, 1.0);  // a vector<double> header claiming 2^60 elements
+  std::vector<double> v;
+  int n = 0;
+  try {
+    decode_values(buf, v);
+  } catch (const std::runtime_error& e) {
+    ++n;
+    BOOST_TEST(std::string(e.what()).find("claims 1152921504606846976 elements") != std::string::npos);
+  }
+  BOOST_TEST(n == 1);
+  std::vector<char> cut;
+  encode_values(cut, 42);
+  cut.pop_back();
+  int i = 0;
+  BOOST_CHECK_THROW(decode_values(cut, i), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_CASE(truncated_and_oversized_payloads_throw) {

@@ -5,16 +5,23 @@
 // frame's byte vector and read from a span of the received frame. One archive per
 // message, no object tracking. Host and worker are checked to be the same build by the
 // handshake, since no_header turns off the archive's own checks.
+//
+// Building an archive costs more than a small call's whole round trip (each one builds a
+// std::locale), so messages made only of numbers, strings and vectors of numbers are
+// written and read here directly, in the very bytes the archive would have produced
+// (tests/unit/payload_test.cpp compares them): either side may use either path.
 
 #include <malt/serialization.hpp>
 
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 
+#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace malt::detail {
@@ -49,24 +56,111 @@ class span_source : public std::streambuf {
   std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
 };
 
+// The types whose archive is their bytes: a number as it lies in memory; a string or a
+// vector of numbers as a std::size_t count, then the elements.
+template <class T>
+inline constexpr bool is_plain_number =
+    std::is_same_v<T, bool> || std::is_same_v<T, char> || std::is_same_v<T, signed char> ||
+    std::is_same_v<T, unsigned char> || std::is_same_v<T, short> || std::is_same_v<T, unsigned short> ||
+    std::is_same_v<T, int> || std::is_same_v<T, unsigned> || std::is_same_v<T, long> ||
+    std::is_same_v<T, unsigned long> || std::is_same_v<T, long long> || std::is_same_v<T, unsigned long long> ||
+    std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+template <class T>
+inline constexpr bool is_plain_value = is_plain_number<T>;
+template <>
+inline constexpr bool is_plain_value<std::string> = true;
+template <class T>
+inline constexpr bool is_plain_value<std::vector<T>> = is_plain_number<T> && !std::is_same_v<T, bool>;
+
+template <class T>
+void encode_plain(std::vector<char>& out, const T& v) {
+  if constexpr (is_plain_number<T>) {
+    const auto* p = reinterpret_cast<const char*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+  } else {
+    encode_plain(out, static_cast<std::size_t>(v.size()));
+    const auto* p = reinterpret_cast<const char*>(v.data());
+    out.insert(out.end(), p, p + v.size() * sizeof(*v.data()));
+  }
+}
+
+class plain_reader {
+ public:
+  explicit plain_reader(std::span<const char> in) : in_(in) {}
+
+  template <class T>
+  void read(T& v) {
+    if constexpr (std::is_same_v<T, bool>) {
+      v = take(1)[0] != 0;
+    } else if constexpr (is_plain_number<T>) {
+      std::memcpy(&v, take(sizeof v).data(), sizeof v);
+    } else {
+      using element = typename T::value_type;
+      std::size_t n = 0;
+      read(n);
+      if (n > in_.size() / sizeof(element))
+        throw std::runtime_error("the value claims " + std::to_string(n) + " elements of " +
+                                 std::to_string(sizeof(element)) + " bytes, but only " + std::to_string(in_.size()) +
+                                 " bytes are left");
+      const auto bytes = take(n * sizeof(element));
+      if constexpr (sizeof(element) == 1) {
+        const auto* p = reinterpret_cast<const element*>(bytes.data());
+        v.assign(p, p + n);
+      } else {
+        v.resize(n);
+        if (n != 0) std::memcpy(v.data(), bytes.data(), bytes.size());
+      }
+    }
+  }
+  std::size_t remaining() const noexcept { return in_.size(); }
+
+ private:
+  std::span<const char> take(std::size_t n) {
+    if (n > in_.size())
+      throw std::runtime_error("the value ends early: " + std::to_string(n) + " bytes needed, " +
+                               std::to_string(in_.size()) + " left");
+    auto bytes = in_.first(n);
+    in_ = in_.subspan(n);
+    return bytes;
+  }
+
+  std::span<const char> in_;
+};
+
+[[noreturn]] inline void throw_left_over(std::size_t n) {
+  throw std::runtime_error(std::to_string(n) + " bytes left over after the value");
+}
+
 /// Appends the archive of every value to out.
 template <class... T>
 void encode_values(std::vector<char>& out, const T&... values) {
-  vector_sink sink(out);
-  boost::archive::binary_oarchive ar(sink, archive_flags);
-  ((ar << values), ...);
+  if constexpr ((is_plain_value<T> && ...)) {
+    (encode_plain(out, values), ...);
+  } else {
+    vector_sink sink(out);
+    boost::archive::binary_oarchive ar(sink, archive_flags);
+    ((ar << values), ...);
+  }
 }
 
 /// Fills every value from in, which must hold exactly their archive.
 template <class... T>
 void decode_values(std::span<const char> in, T&... values) {
-  span_source source(in);
-  {
-    boost::archive::binary_iarchive ar(source, archive_flags);
-    ((ar >> values), ...);
+  std::size_t left_over = 0;
+  if constexpr ((is_plain_value<T> && ...)) {
+    plain_reader reader(in);
+    (reader.read(values), ...);
+    left_over = reader.remaining();
+  } else {
+    span_source source(in);
+    {
+      boost::archive::binary_iarchive ar(source, archive_flags);
+      ((ar >> values), ...);
+    }
+    left_over = source.remaining();
   }
-  if (source.remaining() != 0)
-    throw std::runtime_error(std::to_string(source.remaining()) + " bytes left over after the value");
+  if (left_over != 0) throw_left_over(left_over);
 }
 
 }  // namespace malt::detail
