@@ -1,11 +1,12 @@
 #include "thread_pool.hpp"
 
-#include <chrono>
 #include <thread>
 
 namespace malt::detail {
 
-thread_pool::thread_pool() : state_(std::make_shared<state>()) {}
+thread_pool::thread_pool(std::chrono::microseconds patience) : state_(std::make_shared<state>()) {
+  state_->patience = patience;
+}
 
 thread_pool::~thread_pool() {
   {
@@ -13,36 +14,81 @@ thread_pool::~thread_pool() {
     state_->closed = true;
   }
   state_->wake.notify_all();
+  state_->watch.notify_all();
 }
 
 void thread_pool::post(std::function<void()> job) {
-  std::unique_lock lock(state_->mutex);
+  lock_type lock(state_->mutex);
   state_->jobs.push_back(std::move(job));
-  // Each waiting thread takes one job; more jobs than waiting threads need a new thread,
-  // or a job would wait behind one that blocks.
-  const bool grow = state_->jobs.size() > state_->waiting;
-  lock.unlock();
-  if (grow)
-    std::thread([s = state_] { run(s); }).detach();
-  else
-    state_->wake.notify_one();
+  if (state_->active == 0) {
+    start_threads(state_, 1, lock);
+  } else if (!state_->watchdog) {
+    state_->watchdog = true;
+    std::thread([s = state_] { watchdog(s); }).detach();
+  } else if (state_->watchdog_waiting) {
+    state_->watchdog_waiting = false;
+    lock.unlock();
+    state_->watch.notify_one();  // jobs wait behind running ones: the watchdog starts looking
+  }
 }
 
-void thread_pool::run(const std::shared_ptr<state>& s) {
-  std::unique_lock lock(s->mutex);
-  for (;;) {
-    if (s->jobs.empty()) {
-      ++s->waiting;
-      const bool got_job =
-          s->wake.wait_for(lock, std::chrono::minutes(1), [&] { return !s->jobs.empty() || s->closed; });
-      --s->waiting;
-      if (!got_job || s->jobs.empty()) return;  // idle for a minute, or the pool is gone
-    }
+// Makes n more threads active: idle ones first, new ones for the rest.
+void thread_pool::start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock) {
+  s->active += n;
+  const std::size_t woken = std::min(n, s->idle - s->starts);
+  s->starts += woken;
+  lock.unlock();
+  for (std::size_t i = 0; i < woken; ++i) s->wake.notify_one();
+  for (std::size_t i = woken; i < n; ++i)
+    std::thread([s] {
+      lock_type l(s->mutex);
+      run_jobs(s, l);
+      l.unlock();
+      idle_thread(s);
+    }).detach();
+  lock.lock();
+}
+
+// Runs queued jobs until there are none; the thread is then no longer active.
+void thread_pool::run_jobs(const std::shared_ptr<state>& s, lock_type& lock) {
+  while (!s->jobs.empty()) {
     auto job = std::move(s->jobs.front());
     s->jobs.pop_front();
+    ++s->taken;
     lock.unlock();
     job();
+    job = nullptr;  // whatever it holds goes before the lock is taken again
     lock.lock();
+  }
+  --s->active;
+}
+
+void thread_pool::idle_thread(const std::shared_ptr<state>& s) {
+  lock_type lock(s->mutex);
+  for (;;) {
+    ++s->idle;
+    const bool started =
+        s->wake.wait_for(lock, std::chrono::minutes(1), [&] { return s->starts > 0 || s->closed; }) && s->starts > 0;
+    --s->idle;
+    if (!started) return;  // idle for a minute, or the pool is gone
+    --s->starts;
+    run_jobs(s, lock);
+  }
+}
+
+void thread_pool::watchdog(const std::shared_ptr<state>& s) {
+  lock_type lock(s->mutex);
+  while (!s->closed) {
+    if (s->jobs.empty()) {
+      s->watchdog_waiting = true;
+      s->watch.wait(lock, [&] { return !s->jobs.empty() || s->closed; });
+      s->watchdog_waiting = false;
+      continue;
+    }
+    const auto taken = s->taken;
+    s->watch.wait_for(lock, s->patience, [&] { return s->closed; });
+    // No job was taken for a whole look while some waited: the running ones are blocked.
+    if (!s->closed && !s->jobs.empty() && s->taken == taken) start_threads(s, s->jobs.size(), lock);
   }
 }
 

@@ -1,13 +1,19 @@
 #ifndef MALT_SRC_THREAD_POOL_HPP
 #define MALT_SRC_THREAD_POOL_HPP
 
-// Runs the worker's synchronous functions off its I/O thread. The pool grows a thread
-// whenever a job arrives and no thread waits for it, so a call that sleeps or blocks never
-// delays another; threads idle for a minute end, and so do all once the pool is gone (an
-// in-process worker's pool goes with its worker; running jobs finish first).
+// Runs the worker's synchronous functions off its I/O thread.
+//
+// A thread that is running jobs takes the next queued one when it finishes, so a burst of
+// short calls is run by one thread, without waking one thread per call. A call that sleeps
+// or blocks must still not hold up the others: a watchdog looks every `patience` while
+// jobs wait, and if none was taken since its last look, it starts a thread for each
+// waiting job. Threads idle for a minute end, and so do all once the pool is gone (an
+// in-process worker's pool goes with its worker; running and queued jobs finish first).
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -17,7 +23,7 @@ namespace malt::detail {
 
 class thread_pool {
  public:
-  thread_pool();
+  explicit thread_pool(std::chrono::microseconds patience = std::chrono::milliseconds(1));
   ~thread_pool();
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
@@ -27,12 +33,23 @@ class thread_pool {
  private:
   struct state {  // shared with the threads, which may outlive the pool
     std::mutex mutex;
-    std::condition_variable wake;
+    std::condition_variable wake;     // idle threads wait here for a start
+    std::condition_variable watch;    // the watchdog waits here while no job waits
     std::deque<std::function<void()>> jobs;
-    std::size_t waiting = 0;  // threads waiting for a job
+    std::size_t active = 0;           // threads running jobs or started to
+    std::size_t idle = 0;             // threads waiting for a start
+    std::size_t starts = 0;           // starts given to idle threads, not yet taken
+    std::uint64_t taken = 0;          // jobs taken so far: the watchdog's sign of progress
+    bool watchdog = false;            // the watchdog thread exists
+    bool watchdog_waiting = false;    // it waits for jobs to wait
     bool closed = false;
+    std::chrono::microseconds patience;
   };
-  static void run(const std::shared_ptr<state>& s);
+  using lock_type = std::unique_lock<std::mutex>;
+  static void start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock);
+  static void run_jobs(const std::shared_ptr<state>& s, lock_type& lock);
+  static void idle_thread(const std::shared_ptr<state>& s);
+  static void watchdog(const std::shared_ptr<state>& s);
   std::shared_ptr<state> state_;
 };
 
