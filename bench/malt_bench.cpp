@@ -3,7 +3,11 @@
 // shared machines move by tens of percent between runs; ratios within one run do not.
 //
 // This program is its own worker and its own reference peers: started with --peer=MODE
-// it serves a raw Asio echo, a one-byte handshake or a bulk echo over fd 3.
+// it serves a raw Asio echo, a one-byte handshake, a bulk echo or a bulk source over fd 3.
+//
+//   malt_bench [--only=GROUP,...] [--payload-data=FILE]
+//
+// Groups: pinned, unpinned, pipelined, spawn, bulk, payloads, rss, interrupt, workers.
 
 #include <malt/malt.hpp>
 
@@ -43,6 +47,8 @@ using namespace std::chrono_literals;
 
 int add(int a, int b) { return a + b; }
 MALT_REMOTE(add);
+asio::awaitable<int> add_on_io_thread(int a, int b) { co_return a + b; }  // a coroutine: no thread hop
+MALT_REMOTE(add_on_io_thread);
 std::vector<std::uint8_t> echo_bytes(std::vector<std::uint8_t> v) { return v; }
 MALT_REMOTE(echo_bytes);
 std::vector<std::uint8_t> make_bytes(std::uint32_t n) { return std::vector<std::uint8_t>(n, 7); }
@@ -73,15 +79,16 @@ asio::awaitable<void> echo_peer(socket_t s, bool batched) {
   }
 }
 
-// Reads a 4-byte length and that many bytes, sends them back; again until EOF.
-asio::awaitable<void> bulk_peer(socket_t s) {
+// Reads a 4-byte length n and, when echoing, n bytes; sends n bytes back; again until EOF.
+// Without echoing it answers as a call with an n-byte result does, raw.
+asio::awaitable<void> bulk_peer(socket_t s, bool echo) {
   std::vector<char> data;
   for (;;) {
     std::uint32_t n = 0;
     auto [ec, got] = co_await asio::async_read(s, asio::buffer(&n, 4), asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
-    data.resize(n);
-    co_await asio::async_read(s, asio::buffer(data), asio::use_awaitable);
+    data.resize(n, 7);
+    if (echo) co_await asio::async_read(s, asio::buffer(data), asio::use_awaitable);
     co_await asio::async_write(s, asio::buffer(data), asio::use_awaitable);
   }
 }
@@ -96,7 +103,7 @@ int run_peer(const std::string& mode) {
   if (mode == "echo" || mode == "echo-batched")
     asio::co_spawn(io, echo_peer(std::move(s), mode == "echo-batched"), asio::detached);
   else
-    asio::co_spawn(io, bulk_peer(std::move(s)), asio::detached);
+    asio::co_spawn(io, bulk_peer(std::move(s), mode == "bulk"), asio::detached);
   io.run();
   return 0;
 }
@@ -169,11 +176,12 @@ asio::awaitable<double> raw_round_trip(int n) {
   co_return us;
 }
 
-asio::awaitable<double> malt_round_trip(int n) {
+template <class F>
+asio::awaitable<double> malt_round_trip(int n, const F& f) {
   malt::worker w = co_await malt::spawn_worker();
-  for (int i = 0; i < n / 10; ++i) co_await malt::remote_call_fetch(w, add, 1, 2);
+  for (int i = 0; i < n / 10; ++i) co_await malt::remote_call_fetch(w, f, 1, 2);
   auto start = clock_type::now();
-  for (int i = 0; i < n; ++i) co_await malt::remote_call_fetch(w, add, 1, 2);
+  for (int i = 0; i < n; ++i) co_await malt::remote_call_fetch(w, f, 1, 2);
   double us = micros(clock_type::now() - start) / n;
   co_await malt::stop(w);
   co_return us;
@@ -258,19 +266,23 @@ asio::awaitable<double> malt_spawn_ms() {
   co_return xs[xs.size() / 2];
 }
 
-// Milliseconds to send n bytes and get them back: raw socketpair, then malt.
-double raw_bulk_ms(std::uint32_t n) {
-  auto p = start_peer("bulk");
+// Milliseconds for a raw exchange over a socketpair: a 4-byte length n, then n bytes sent
+// too when there_and_back (the "bulk" peer echoes them), then n bytes back. Without
+// there_and_back (the "source" peer) it is the raw counterpart of a call whose result is
+// n bytes.
+double raw_exchange_ms(std::uint32_t n, bool there_and_back) {
+  auto p = start_peer(there_and_back ? "bulk" : "source");
   std::vector<char> data(n, 7);
   auto once = [&] {
     auto start = clock_type::now();
     (void)::write(p.fd, &n, 4);
-    for (std::size_t off = 0; off < n;) off += static_cast<std::size_t>(::write(p.fd, data.data() + off, n - off));
+    if (there_and_back)
+      for (std::size_t off = 0; off < n;) off += static_cast<std::size_t>(::write(p.fd, data.data() + off, n - off));
     for (std::size_t off = 0; off < n;) off += static_cast<std::size_t>(::read(p.fd, data.data() + off, n - off));
     return micros(clock_type::now() - start) / 1000;
   };
   once();
-  double ms = median(5, once);
+  double ms = median(7, once);
   end_peer(p);
   return ms;
 }
@@ -374,7 +386,7 @@ std::map<std::string, double> python_peers() {
 
 // --- The table -----------------------------------------------------------------------------
 
-// Malt.jl's payload set, for the plot: bytes, raw socketpair ms, malt ms.
+// Malt.jl's payload set, for the plot: bytes, raw request + reply ms, malt ms.
 struct payload_point {
   std::uint32_t bytes;
   double raw_ms, malt_ms;
@@ -394,14 +406,22 @@ std::string fmt(double v, const char* unit) {
   return b;
 }
 
+// --only=GROUP[,GROUP...] measures only those groups of rows (all when empty).
+std::string only;
+bool wanted(std::string_view group) {
+  if (only.empty()) return true;
+  std::string_view rest = only;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    if (rest.substr(0, comma) == group) return true;
+    rest = comma == rest.npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return false;
+}
+
 asio::awaitable<void> measure(std::vector<row>& rows) {
-  pin_to_one_cpu(true);
-  const double raw1 = co_await raw_round_trip(20'000), malt1 = co_await malt_round_trip(20'000);
-  rows.push_back({"tiny call, both processes on one vCPU", fmt(malt1, "µs"), fmt(raw1, "µs raw Asio echo"), malt1 / raw1,
-                  "≤ 1.5×", malt1 / raw1 <= 1.5});
-  pin_to_one_cpu(false);
-  const double raw2 = co_await raw_round_trip(20'000), malt2 = co_await malt_round_trip(20'000);
-  const auto py = python_peers();
+  std::map<std::string, double> py;
+  if (wanted("unpinned") || wanted("pipelined") || wanted("spawn") || wanted("bulk")) py = python_peers();
   auto faster = [&](const std::string& metric, const std::string& key, double malt_figure, const char* unit,
                     const std::string& peer, double target, bool time_like) {
     if (!py.count(key)) {
@@ -412,45 +432,77 @@ asio::awaitable<void> measure(std::vector<row>& rows) {
     rows.push_back({metric, fmt(malt_figure, unit), fmt(v, unit) + " " + peer, speedup,
                     "≥ " + fmt(target, "× faster"), speedup >= target});
   };
-  rows.push_back({"tiny call, unpinned", fmt(malt2, "µs"), fmt(raw2, "µs raw Asio echo"), malt2 / raw2, "(shown)", true});
-  const double rawp = co_await raw_pipelined(500'000), maltp = co_await malt_pipelined(200'000);
-  rows.push_back({"64 calls in flight", fmt(maltp, "calls/s"), fmt(rawp, "msg/s batched Asio echo"), maltp / rawp,
-                  "≥ 0.5×", maltp / rawp >= 0.5});
-  const double bare = bare_spawn_ms(), spawn = co_await malt_spawn_ms();
-  rows.push_back({"spawn → first result", fmt(spawn, "ms"), fmt(bare, "ms bare posix_spawn + handshake"), spawn / bare,
-                  "≤ 2×", spawn / bare <= 2});
-  {
-    std::vector<char> ballast(std::size_t(1) << 30, 1);  // a host holding 1 GiB
-    const double bare_big = bare_spawn_ms(), spawn_big = co_await malt_spawn_ms();
-    rows.push_back({"spawn → first result, host holding 1 GiB", fmt(spawn_big, "ms"),
-                    fmt(bare_big, "ms bare posix_spawn + handshake"), spawn_big / bare_big, "≤ 2×", spawn_big / bare_big <= 2});
-  }
-  const std::uint32_t hundred_mb = 100'000'000;
-  const double rawb = raw_bulk_ms(hundred_mb), maltb = co_await malt_bulk_ms(hundred_mb);
-  rows.push_back({"100 MB there and back", fmt(maltb, "ms"), fmt(rawb, "ms raw socketpair"), maltb / rawb, "≤ 1.5×",
-                  maltb / rawb <= 1.5});
-  faster("tiny call, unpinned, against Python", "apply_us", malt2, "µs", "Pool.apply", 3, true);
-  faster("64 calls in flight, against Python", "map_per_s", maltp, "calls/s", "Pool.map(chunksize=1)", 10, false);
-  faster("spawn → first result, against Python", "start_ms", spawn, "ms", "Pool(1), fork", 3, true);
-  faster("100 MB there and back, against Python", "pipe_100mb_ms", maltb, "ms", "multiprocessing.Pipe", 2.5, true);
-  for (std::uint32_t n : {500u, 5'000u, 50'000u, 500'000u, 5'000'000u, 50'000'000u}) {
-    const double raw = raw_bulk_ms(n) / 2, m = co_await malt_result_ms(n);  // one way: half the round trip
-    payloads.push_back({n, raw, m});
-    rows.push_back({"result of " + fmt(n, "B"), fmt(m, "ms"), fmt(raw, "ms raw socketpair, one way"), m / raw,
+  if (wanted("pinned")) {
+    pin_to_one_cpu(true);
+    const double raw = co_await raw_round_trip(20'000), m = co_await malt_round_trip(20'000, add),
+                 co = co_await malt_round_trip(20'000, add_on_io_thread);
+    rows.push_back({"tiny call, both processes on one vCPU", fmt(m, "µs"), fmt(raw, "µs raw Asio echo"), m / raw,
                     "≤ 1.5×", m / raw <= 1.5});
+    rows.push_back({"tiny call to a coroutine function (no thread hop), one vCPU", fmt(co, "µs"),
+                    fmt(raw, "µs raw Asio echo"), co / raw, "(shown)", true});
+    pin_to_one_cpu(false);
   }
-  const double rss = co_await idle_worker_rss_mb();
-  rows.push_back({"idle malt-worker resident memory", fmt(rss, "MB"), "8 MB", rss / 8, "≤ 8 MB", rss <= 8});
-  const double itimer = co_await interrupt_ms(false), ilua = co_await interrupt_ms(true);
-  rows.push_back({"interrupt → call on a timer completes", fmt(itimer, "ms"), "1 ms", itimer, "≤ 1 ms", itimer <= 1});
-  rows.push_back({"interrupt → Lua busy loop completes", fmt(ilua, "ms"), "5 ms", ilua / 5, "≤ 5 ms", ilua <= 5});
-  const double h = co_await hundred_workers_s();
-  rows.push_back({"100 workers: spawn, one call, stop", fmt(h, "s"), "0.5 s", h / 0.5, "≤ 0.5 s", h <= 0.5});
+  if (wanted("unpinned")) {
+    const double raw = co_await raw_round_trip(20'000), m = co_await malt_round_trip(20'000, add);
+    rows.push_back({"tiny call, unpinned", fmt(m, "µs"), fmt(raw, "µs raw Asio echo"), m / raw, "(shown)", true});
+    faster("tiny call, unpinned, against Python", "apply_us", m, "µs", "Pool.apply", 3, true);
+  }
+  if (wanted("pipelined")) {
+    for (bool pinned : {true, false}) {
+      pin_to_one_cpu(pinned);
+      const double raw = co_await raw_pipelined(500'000), m = co_await malt_pipelined(200'000);
+      rows.push_back({pinned ? "64 calls in flight, both processes on one vCPU" : "64 calls in flight, unpinned",
+                      fmt(m, "calls/s"), fmt(raw, "msg/s batched Asio echo"), m / raw, "≥ 0.5×", m / raw >= 0.5});
+      if (!pinned) faster("64 calls in flight, against Python", "map_per_s", m, "calls/s", "Pool.map(chunksize=1)", 10, false);
+    }
+    pin_to_one_cpu(false);
+  }
+  if (wanted("spawn")) {
+    const double bare = bare_spawn_ms(), spawn = co_await malt_spawn_ms();
+    rows.push_back({"spawn → first result", fmt(spawn, "ms"), fmt(bare, "ms bare posix_spawn + handshake"), spawn / bare,
+                    "≤ 2×", spawn / bare <= 2});
+    {
+      std::vector<char> ballast(std::size_t(1) << 30, 1);  // a host holding 1 GiB
+      const double bare_big = bare_spawn_ms(), spawn_big = co_await malt_spawn_ms();
+      rows.push_back({"spawn → first result, host holding 1 GiB", fmt(spawn_big, "ms"),
+                      fmt(bare_big, "ms bare posix_spawn + handshake"), spawn_big / bare_big, "≤ 2×",
+                      spawn_big / bare_big <= 2});
+    }
+    faster("spawn → first result, against Python", "start_ms", spawn, "ms", "Pool(1), fork", 3, true);
+  }
+  if (wanted("bulk")) {
+    const std::uint32_t hundred_mb = 100'000'000;
+    const double raw = raw_exchange_ms(hundred_mb, true), m = co_await malt_bulk_ms(hundred_mb);
+    rows.push_back({"100 MB there and back", fmt(m, "ms"), fmt(raw, "ms raw socketpair"), m / raw, "≤ 1.5×", m / raw <= 1.5});
+    faster("100 MB there and back, against Python", "pipe_100mb_ms", m, "ms", "multiprocessing.Pipe", 2.5, true);
+  }
+  if (wanted("payloads"))
+    for (std::uint32_t n : {500u, 5'000u, 50'000u, 500'000u, 5'000'000u, 50'000'000u}) {
+      const double raw = raw_exchange_ms(n, false), m = co_await malt_result_ms(n);
+      payloads.push_back({n, raw, m});
+      rows.push_back({"result of " + fmt(n, "B"), fmt(m, "ms"), fmt(raw, "ms raw socketpair request + reply"), m / raw,
+                      "≤ 1.5×", m / raw <= 1.5});
+    }
+  if (wanted("rss")) {
+    const double rss = co_await idle_worker_rss_mb();
+    rows.push_back({"idle malt-worker resident memory", fmt(rss, "MB"), "8 MB", rss / 8, "≤ 8 MB", rss <= 8});
+  }
+  if (wanted("interrupt")) {
+    const double itimer = co_await interrupt_ms(false), ilua = co_await interrupt_ms(true);
+    rows.push_back({"interrupt → call on a timer completes", fmt(itimer, "ms"), "1 ms", itimer, "≤ 1 ms", itimer <= 1});
+    rows.push_back({"interrupt → Lua busy loop completes", fmt(ilua, "ms"), "5 ms", ilua / 5, "≤ 5 ms", ilua <= 5});
+  }
+  if (wanted("workers")) {
+    const double h = co_await hundred_workers_s();
+    rows.push_back({"100 workers: spawn, one call, stop", fmt(h, "s"), "0.5 s", h / 0.5, "≤ 0.5 s", h <= 0.5});
+  }
 }
 
 int main(int argc, char** argv) {
   if (auto code = malt::maybe_run_worker(argc, argv)) return *code;
   if (argc > 1 && std::string_view(argv[1]).starts_with("--peer=")) return run_peer(argv[1] + 7);
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]).starts_with("--only=")) only = argv[i] + 7;
   asio::io_context io;
   std::vector<row> rows;
   asio::co_spawn(io, measure(rows), [](std::exception_ptr e) {

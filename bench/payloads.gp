@@ -9,4 +9,4 @@ set logscale xy
 set grid
 set key top left
 plot data using 1:3 with linespoints lw 2 pt 7 title "malt: remote_call_fetch(w, make_bytes, N)", \
-     data using 1:2 with linespoints lw 2 pt 5 title "raw socketpair, same bytes, one way"
+     data using 1:2 with linespoints lw 2 pt 5 title "raw socketpair: 4-byte request, N-byte reply"
