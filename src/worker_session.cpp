@@ -185,25 +185,7 @@ void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
     current_call scope(job->context);
     run_guarded(*job, [&] { job->function->run_sync(job->function->function, job->args, job->send_value, job->reply); });
   }
-  finish_from_pool(job);
-}
-
-void worker_session::finish_from_pool(std::shared_ptr<call_job> job) {
-  bool first = false;
-  {
-    std::lock_guard lock(pool_finished_mutex_);
-    first = pool_finished_.empty();
-    pool_finished_.push_back(std::move(job));
-  }
-  if (!first) return;  // the I/O thread is already told
-  asio::post(ex_, [self = shared_from_this()] {
-    std::vector<std::shared_ptr<call_job>> finished;
-    {
-      std::lock_guard lock(self->pool_finished_mutex_);
-      finished.swap(self->pool_finished_);
-    }
-    for (const auto& job : finished) self->finish(job);
-  });
+  asio::post(ex_, [self = shared_from_this(), job] { self->finish(job); });
 }
 
 void worker_session::finish(const std::shared_ptr<call_job>& job) {

@@ -18,9 +18,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
-#include <vector>
 
 namespace malt::detail {
 
@@ -41,7 +39,6 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   void dispatch(frame&& f);
   void run_sync(const std::shared_ptr<call_job>& job);
   void finish(const std::shared_ptr<call_job>& job);
-  void finish_from_pool(std::shared_ptr<call_job> job);
   void interrupt(std::uint64_t id);
   void exit(int code);
 
@@ -51,10 +48,6 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   std::shared_ptr<connection> conn_;
   thread_pool pool_;
   std::unordered_map<std::uint64_t, std::shared_ptr<call_job>> running_;  // by call id
-  // Synchronous calls the pool has run, for the I/O thread to answer: one wake of the
-  // I/O thread answers all that finished meanwhile.
-  std::mutex pool_finished_mutex_;
-  std::vector<std::shared_ptr<call_job>> pool_finished_;
   bool greeted_ = false;
   bool exiting_ = false;
 };
