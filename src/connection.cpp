@@ -11,7 +11,7 @@ namespace asio = boost::asio;
 connection::connection(stream_socket socket, std::uint32_t max_frame_size)
     : socket_(std::move(socket)), max_(max_frame_size) {}
 
-void connection::send(std::vector<char> frame, std::uint64_t notify_id) {
+void connection::send(outgoing_frame frame, std::uint64_t notify_id) {
   queue_.push_back({std::move(frame), notify_id});
   if (in_flight_ == 0) start_write();
 }
@@ -23,7 +23,10 @@ void connection::start_write() {
   }
   in_flight_ = queue_.size();
   buffers_.clear();
-  for (const auto& q : queue_) buffers_.emplace_back(asio::buffer(q.bytes));
+  for (const auto& q : queue_) {
+    buffers_.emplace_back(asio::buffer(q.frame.bytes));
+    if (!q.frame.tail.empty()) buffers_.emplace_back(asio::buffer(q.frame.tail));
+  }
   // Asio tries a reactive socket's write at once, so the first frame usually leaves here.
   asio::async_write(socket_, buffers_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
     if (ec) {
@@ -33,7 +36,9 @@ void connection::start_write() {
       return;
     }
     for (std::size_t i = 0; i < self->in_flight_; ++i) {
-      if (self->queue_.front().notify_id != 0 && self->written_) self->written_(self->queue_.front().notify_id);
+      auto& sent = self->queue_.front();
+      if (sent.notify_id != 0 && self->written_) self->written_(sent.notify_id);
+      self->spare_.give(std::move(sent.frame.bytes));
       self->queue_.pop_front();
     }
     self->in_flight_ = 0;
@@ -51,7 +56,7 @@ bool connection::withdraw(std::uint64_t notify_id) noexcept {
 }
 
 asio::awaitable<read_end> connection::read_frames(std::function<void(frame&&)> on_frame) {
-  frame_decoder decoder(max_);
+  frame_decoder decoder(max_, default_staging_size, &spare_);
   frame f;
   for (;;) {
     auto space = decoder.prepare();

@@ -34,7 +34,8 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Queues a frame (header included). When nothing is being written the write starts
   /// before send returns; frames queued while a write is under way go out together next.
   /// written(notify_id) is called once the frame is on the wire, if notify_id != 0.
-  void send(std::vector<char> frame, std::uint64_t notify_id = 0);
+  void send(outgoing_frame frame, std::uint64_t notify_id = 0);
+  void send(std::vector<char> frame, std::uint64_t notify_id = 0) { send(outgoing_frame{std::move(frame), {}, {}}, notify_id); }
   void on_written(std::function<void(std::uint64_t)> f) { written_ = std::move(f); }
 
   /// Reads and decodes frames until the stream ends, calling on_frame for each.
@@ -46,10 +47,14 @@ class connection : public std::enable_shared_from_this<connection> {
   void close() noexcept;
   std::uint32_t max_frame_size() const noexcept { return max_; }
 
+  /// The buffer of an earlier large frame, for the next one. Sent frames and frames read
+  /// into it come back to it; so should a received frame once its payload is consumed.
+  spare_buffer& spare() noexcept { return spare_; }
+
  private:
   void start_write();
   struct queued {
-    std::vector<char> bytes;
+    outgoing_frame frame;
     std::uint64_t notify_id;
   };
   stream_socket socket_;
@@ -58,6 +63,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t in_flight_ = 0;  // frames at the front of queue_ being written
   std::vector<boost::asio::const_buffer> buffers_;
   std::function<void(std::uint64_t)> written_;
+  spare_buffer spare_;
 };
 
 }  // namespace malt::detail

@@ -31,17 +31,27 @@ const char* to_string(frame_type t) noexcept {
   return "unknown";
 }
 
-void write_header(std::vector<char>& frame, frame_type type, std::uint8_t flags, std::uint64_t call_id) {
+namespace {
+void put_header(char* at, std::size_t payload_size, frame_type type, std::uint8_t flags, std::uint64_t call_id) {
   frame_header h;
-  h.payload_size = static_cast<std::uint32_t>(frame.size() - frame_header_size);
+  h.payload_size = static_cast<std::uint32_t>(payload_size);
   h.type = type;
   h.flags = flags;
   h.call_id = call_id;
-  std::memcpy(frame.data(), &h, sizeof h);
+  std::memcpy(at, &h, sizeof h);
+}
+}  // namespace
+
+void write_header(std::vector<char>& frame, frame_type type, std::uint8_t flags, std::uint64_t call_id) {
+  put_header(frame.data(), frame.size() - frame_header_size, type, flags, call_id);
 }
 
-frame_decoder::frame_decoder(std::uint32_t max_payload, std::size_t staging_size)
-    : max_(max_payload), staging_(staging_size) {}
+void write_header(outgoing_frame& frame, frame_type type, std::uint8_t flags, std::uint64_t call_id) {
+  put_header(frame.bytes.data(), frame.payload_size(), type, flags, call_id);
+}
+
+frame_decoder::frame_decoder(std::uint32_t max_payload, std::size_t staging_size, spare_buffer* spare)
+    : max_(max_payload), spare_(spare), staging_(staging_size) {}
 
 std::span<char> frame_decoder::prepare() {
   if (large_) return {large_->payload.data() + large_filled_, large_->payload.size() - large_filled_};
@@ -92,7 +102,12 @@ decode_status frame_decoder::next(frame& out) {
   // Too big for the staging buffer: give the frame its own vector and read into it directly.
   large_.emplace();
   large_->header = h;
-  large_->payload.resize(h.payload_size);
+  if (spare_) {
+    large_->payload = spare_->take();
+    // Growing it would copy its old bytes; a fresh buffer costs the same without that.
+    if (large_->payload.capacity() < h.payload_size) large_->payload = {};
+  }
+  large_->payload.resize(h.payload_size);  // only bytes beyond the reused ones are zeroed
   std::memcpy(large_->payload.data(), payload, buffered);
   large_filled_ = buffered;
   begin_ = end_ = 0;

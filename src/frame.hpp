@@ -6,6 +6,8 @@
 // build. frame_decoder turns a byte stream into frames without doing I/O; it checks the
 // size against the limit before allocating anything.
 
+#include "spare_buffer.hpp"
+
 #include <malt/detail/wire.hpp>
 
 #include <cstdint>
@@ -44,8 +46,9 @@ bool is_known(frame_type t) noexcept;
 const char* to_string(frame_type t) noexcept;
 
 /// Writes the header into the first frame_header_size bytes of frame, whose payload
-/// follows; the payload size is taken from the vector.
+/// follows; the payload size is taken from the vector (and the tail).
 void write_header(std::vector<char>& frame, frame_type type, std::uint8_t flags, std::uint64_t call_id);
+void write_header(outgoing_frame& frame, frame_type type, std::uint8_t flags, std::uint64_t call_id);
 
 struct frame {
   frame_header header;
@@ -54,9 +57,14 @@ struct frame {
 
 enum class decode_status { frame, need_more, too_large, unknown_type };
 
+/// Frames that fit are read many at a time into a staging buffer of this size.
+inline constexpr std::size_t default_staging_size = 64 * 1024;
+
 class frame_decoder {
  public:
-  explicit frame_decoder(std::uint32_t max_payload, std::size_t staging_size = 64 * 1024);
+  /// A frame larger than the staging buffer is read into spare's buffer, if there is one.
+  explicit frame_decoder(std::uint32_t max_payload, std::size_t staging_size = default_staging_size,
+                         spare_buffer* spare = nullptr);
 
   /// Where the next read should put its bytes.
   std::span<char> prepare();
@@ -73,6 +81,7 @@ class frame_decoder {
 
  private:
   std::uint32_t max_;
+  spare_buffer* spare_;
   std::vector<char> staging_;
   std::size_t begin_ = 0, end_ = 0;
   std::optional<frame> large_;  // a frame bigger than the staging buffer, read in place

@@ -161,6 +161,14 @@ void async_call(call_request& request, call_completion handler) {
 
 asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.executor(); }
 
+std::vector<char> request_buffer(worker_impl& w) {
+  auto frame = w.conn().spare().take();
+  frame.clear();
+  return frame;
+}
+
+void recycle(worker_impl& w, std::vector<char>&& reply) noexcept { w.conn().spare().give(std::move(reply)); }
+
 void send_no_reply(worker_impl& w, std::vector<char> frame) {
   w.check_running();
   check_size(w, frame);

@@ -29,7 +29,7 @@ struct call_job {
   const function_entry* function = nullptr;
   bool reply_expected = true;
   bool send_value = true;
-  std::vector<char> reply;  // the reply frame being built
+  outgoing_frame reply;  // the reply being built
   bool failed = false;
   std::string failure;  // "type: message", for the log of a failed remote_do
 
@@ -37,11 +37,12 @@ struct call_job {
   void fail(errc code, std::string_view type, std::string_view message, std::string_view trace = {}) {
     failed = true;
     failure = std::string(type) + ": " + std::string(message);
-    reply.assign(frame_header_size, 0);
-    put_u32(reply, static_cast<std::uint32_t>(code));
-    put_string(reply, type);
-    put_string(reply, message);
-    put_string(reply, trace);
+    reply = {};
+    reply.bytes.assign(frame_header_size, 0);
+    put_u32(reply.bytes, static_cast<std::uint32_t>(code));
+    put_string(reply.bytes, type);
+    put_string(reply.bytes, message);
+    put_string(reply.bytes, trace);
     write_header(reply, frame_type::failure, 0, request.header.call_id);
   }
 };
@@ -122,7 +123,7 @@ void worker_session::dispatch(frame&& f) {
   auto job = std::make_shared<call_job>();
   job->request = std::move(f);
   job->reply_expected = job->request.header.type == frame_type::call;
-  job->reply.resize(frame_header_size);
+  job->reply.bytes.resize(frame_header_size);
   const auto id = job->request.header.call_id;
   std::string name;
   try {
@@ -191,13 +192,14 @@ void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
 void worker_session::finish(const std::shared_ptr<call_job>& job) {
   const auto id = job->request.header.call_id;
   running_.erase(id);
+  conn_->spare().give(std::move(job->request.payload));  // the call is over with its arguments
   if (!job->reply_expected) {
     if (job->failed && !job->context.interrupted)
       std::fprintf(stderr, "malt worker: remote_do failed: %s\n", job->failure.c_str());
     return;
   }
   if (!job->failed) {
-    const std::size_t size = job->reply.size() - frame_header_size;
+    const std::size_t size = job->reply.payload_size();
     if (size > conn_->max_frame_size())
       job->fail(errc::frame_too_large, "malt::frame_too_large",
                 "the result is " + std::to_string(size) + " bytes, over the limit of " +

@@ -80,14 +80,15 @@ void encode_arguments(std::vector<char>& out, std::index_sequence<I...>, Args&&.
 }
 
 template <class F, class... Args>
-std::vector<char> make_call_frame(const std::string& name, Args&&... args) {
+std::vector<char> make_call_frame(worker_impl& w, const std::string& name, Args&&... args) {
   using sig = typename callee_of<F>::sig;
   using params = typename sig::params;
   static_assert(sizeof...(Args) == sig::arity, "wrong number of arguments for this remote function");
   static_assert([]<std::size_t... I>(std::index_sequence<I...>) {
     return (std::is_convertible_v<Args&&, std::tuple_element_t<I, params>> && ...);
   }(std::make_index_sequence<sizeof...(Args)>{}), "an argument does not convert to the parameter type");
-  std::vector<char> frame(frame_header_size);
+  std::vector<char> frame = request_buffer(w);
+  frame.resize(frame_header_size);
   put_string(frame, name);
   put_string(frame, sig::parameter_types());
   // A void result declared by the host accepts whatever the worker's function returns.
@@ -122,6 +123,7 @@ struct decoding_handler {
           failed = decode_failure(*w, function, e);
         }
       }
+      recycle(*w, std::move(reply));
       handler(failed, std::move(result));
     }
   }
@@ -210,7 +212,7 @@ using task = call_op<T>;
 template <class F, class... Args>
 call_op<detail::result_of<F>> remote_call_fetch(const worker& w, const F& f, Args&&... args) {
   std::string name = detail::callee_of<F>::name(f);
-  auto frame = detail::make_call_frame<F>(name, std::forward<Args>(args)...);
+  auto frame = detail::make_call_frame<F>(*w.impl(), name, std::forward<Args>(args)...);
   return call_op<detail::result_of<F>>(detail::make_request(w.impl(), nullptr, std::move(frame), true, std::move(name)));
 }
 
@@ -219,7 +221,7 @@ call_op<detail::result_of<F>> remote_call_fetch(const worker& w, const F& f, Arg
 template <class F, class... Args>
 call_op<void> remote_call_wait(const worker& w, const F& f, Args&&... args) {
   std::string name = detail::callee_of<F>::name(f);
-  auto frame = detail::make_call_frame<F>(name, std::forward<Args>(args)...);
+  auto frame = detail::make_call_frame<F>(*w.impl(), name, std::forward<Args>(args)...);
   return call_op<void>(detail::make_request(w.impl(), nullptr, std::move(frame), false, std::move(name)));
 }
 
@@ -228,7 +230,7 @@ call_op<void> remote_call_wait(const worker& w, const F& f, Args&&... args) {
 template <class F, class... Args>
 task<detail::result_of<F>> remote_call(const worker& w, const F& f, Args&&... args) {
   std::string name = detail::callee_of<F>::name(f);
-  auto call = detail::start_call(*w.impl(), detail::make_call_frame<F>(name, std::forward<Args>(args)...), true);
+  auto call = detail::start_call(*w.impl(), detail::make_call_frame<F>(*w.impl(), name, std::forward<Args>(args)...), true);
   std::vector<char> sent;
   return task<detail::result_of<F>>(detail::make_request(w.impl(), std::move(call), std::move(sent), true, std::move(name)));
 }
@@ -238,7 +240,7 @@ task<detail::result_of<F>> remote_call(const worker& w, const F& f, Args&&... ar
 /// printed on the worker's stderr. Throws at once if the worker is not running.
 template <class F, class... Args>
 void remote_do(const worker& w, const F& f, Args&&... args) {
-  detail::send_no_reply(*w.impl(), detail::make_call_frame<F>(detail::callee_of<F>::name(f),
+  detail::send_no_reply(*w.impl(), detail::make_call_frame<F>(*w.impl(), detail::callee_of<F>::name(f),
                                                              std::forward<Args>(args)...));
 }
 

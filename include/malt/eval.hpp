@@ -34,7 +34,7 @@ template <class T = value>
 call_op<T, value> remote_eval_fetch(const worker& w, std::string code) {
   static_assert(is_value_convertible<T>, "remote_eval_fetch<T>: T must convert from malt::value");
   const std::string& name = builtin::eval.name();
-  auto frame = detail::make_call_frame<remote<value(std::string)>>(name, std::move(code));
+  auto frame = detail::make_call_frame<remote<value(std::string)>>(*w.impl(), name, std::move(code));
   return call_op<T, value>(detail::make_request(w.impl(), nullptr, std::move(frame), true, name));
 }
 
@@ -49,7 +49,7 @@ template <class T = value>
 call_op<T, value> remote_eval(const worker& w, std::string code) {
   static_assert(is_value_convertible<T>, "remote_eval<T>: T must convert from malt::value");
   const std::string& name = builtin::eval.name();
-  auto call = detail::start_call(*w.impl(), detail::make_call_frame<remote<value(std::string)>>(name, std::move(code)), true);
+  auto call = detail::start_call(*w.impl(), detail::make_call_frame<remote<value(std::string)>>(*w.impl(), name, std::move(code)), true);
   std::vector<char> sent;
   return call_op<T, value>(detail::make_request(w.impl(), std::move(call), std::move(sent), true, name));
 }
@@ -66,7 +66,7 @@ class remote_channel {
   call_op<void> put(const T& v) const { return remote_call_wait(w_, builtin::channel_put, id_, to_value(v)); }
   call_op<T, value> take() const {
     const std::string& name = builtin::channel_take.name();
-    auto frame = detail::make_call_frame<remote<value(std::uint64_t)>>(name, id_);
+    auto frame = detail::make_call_frame<remote<value(std::uint64_t)>>(*w_.impl(), name, id_);
     return call_op<T, value>(detail::make_request(w_.impl(), nullptr, std::move(frame), true, name));
   }
   call_op<bool> is_ready() const { return remote_call_fetch(w_, builtin::channel_is_ready, id_); }

@@ -228,6 +228,32 @@ BOOST_AUTO_TEST_CASE(frames_over_the_limit_fail_clearly_and_the_worker_carries_o
   });
 }
 
+// Large values travel in buffers reused from frame to frame and, from the worker, straight
+// from the result; sizes that grow and shrink around the thresholds, and several calls in
+// flight, must not mix them up.
+BOOST_AUTO_TEST_CASE(large_values_arrive_intact_whatever_their_order_and_size) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    for (std::uint32_t n : {70'000u, 3'000'000u, 65'535u, 65'536u, 1'000'000u, 10u, 2'500'000u}) {
+      const std::uint32_t seed = n % 13;
+      BOOST_TEST((co_await malt::remote_call_fetch(w, numbered_text, n, seed) == numbered_text(n, seed)));
+      BOOST_TEST((co_await malt::remote_call_fetch(w, numbered_text_later, n, seed + 1) == numbered_text(n, seed + 1)));
+      std::vector<double> v(n / sizeof(double));
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] = double(i) + 0.25;
+      const auto back = co_await malt::remote_call_fetch(w, scaled, v, 2.0);
+      BOOST_TEST_REQUIRE(back.size() == v.size());
+      bool all_doubled = true;
+      for (std::size_t i = 0; i < v.size(); ++i) all_doubled = all_doubled && back[i] == 2 * v[i];
+      BOOST_TEST(all_doubled);
+    }
+    std::vector<malt::task<std::string>> in_flight;
+    for (std::uint32_t i = 0; i < 8; ++i) in_flight.push_back(malt::remote_call(w, numbered_text, 400'000 + i * 100'000, i));
+    for (std::uint32_t i = 0; i < 8; ++i)
+      BOOST_TEST((co_await std::move(in_flight[i]) == numbered_text(400'000 + i * 100'000, i)));
+    co_await malt::stop(w);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(unknown_functions_and_wrong_signatures_fail_clearly) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();

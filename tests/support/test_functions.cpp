@@ -54,6 +54,19 @@ std::uint64_t byte_sum(std::vector<std::uint8_t> bytes) {
   for (auto b : bytes) s += b;
   return s;
 }
+std::string numbered_text(std::uint32_t n, std::uint32_t seed) {
+  std::string s(n, ' ');
+  for (std::uint32_t i = 0; i < n; ++i) s[i] = char('a' + (i * 7 + seed) % 26);
+  return s;
+}
+asio::awaitable<std::string> numbered_text_later(std::uint32_t n, std::uint32_t seed) {
+  co_await async_sleep_ms(1);
+  co_return numbered_text(n, seed);
+}
+std::vector<double> scaled(std::vector<double> v, double k) {
+  for (auto& x : v) x *= k;
+  return v;
+}
 void spin_forever() {
   for (unsigned long i = 0;; ++i) asm volatile("" : : "r"(i));  // not optimised away
 }
@@ -113,6 +126,9 @@ MALT_REMOTE(print_then_exit);
 MALT_REMOTE(crash);
 MALT_REMOTE(make_bytes);
 MALT_REMOTE(byte_sum);
+MALT_REMOTE(numbered_text);
+MALT_REMOTE(numbered_text_later);
+MALT_REMOTE(scaled);
 MALT_REMOTE(spin_forever);
 MALT_REMOTE(interruptible_sleep_ms);
 MALT_REMOTE(spin_for_ms);

@@ -30,6 +30,9 @@ void print_then_exit(std::string text, int code);
 void crash();                         // SIGABRT
 std::vector<std::uint8_t> make_bytes(std::uint32_t n);
 std::uint64_t byte_sum(std::vector<std::uint8_t> bytes);
+std::string numbered_text(std::uint32_t n, std::uint32_t seed);  // n letters, a pattern seed shifts
+boost::asio::awaitable<std::string> numbered_text_later(std::uint32_t n, std::uint32_t seed);
+std::vector<double> scaled(std::vector<double> v, double k);      // each element times k
 void spin_forever();                  // CPU-bound, never checks for anything
 void interruptible_sleep_ms(int ms);                     // malt::this_call::sleep_for
 double spin_for_ms(int ms);                              // CPU-bound, checks for interrupts

@@ -78,6 +78,39 @@ BOOST_AUTO_TEST_CASE(frame_larger_than_the_staging_buffer) {
   BOOST_TEST(frames[1].header.call_id == 8u);
 }
 
+BOOST_AUTO_TEST_CASE(a_large_frame_is_read_into_the_spare_buffer_when_it_fits) {
+  spare_buffer spare;
+  std::vector<char> kept(200'000, 'x');
+  const char* memory = kept.data();
+  spare.give(std::move(kept));
+  frame_decoder d(1 << 20, 4096, &spare);
+  const std::string big(150'000, 'b');
+  auto frames = feed(d, make_frame(frame_type::result, 7, big), 3000);
+  BOOST_TEST_REQUIRE(frames.size() == 1u);
+  BOOST_TEST(frames[0].payload.data() == memory);
+  BOOST_TEST(std::string(frames[0].payload.begin(), frames[0].payload.end()) == big);
+
+  // A spare too small for the next frame is not grown (that would copy its old bytes).
+  spare.give(std::move(frames[0].payload));
+  const std::string bigger(300'000, 'c');
+  frames = feed(d, make_frame(frame_type::result, 8, bigger), 5000);
+  BOOST_TEST_REQUIRE(frames.size() == 1u);
+  BOOST_TEST(std::string(frames[0].payload.begin(), frames[0].payload.end()) == bigger);
+  BOOST_TEST(spare.take().empty());  // the small one was taken and dropped
+}
+
+BOOST_AUTO_TEST_CASE(the_spare_keeps_the_largest_buffer_worth_keeping) {
+  spare_buffer spare;
+  spare.give(std::vector<char>(100));  // small: not kept
+  BOOST_TEST(spare.take().capacity() == 0u);
+  spare.give(std::vector<char>(spare_buffer::min_capacity));
+  spare.give(std::vector<char>(3 * spare_buffer::min_capacity));
+  spare.give(std::vector<char>(2 * spare_buffer::min_capacity));
+  auto kept = spare.take();
+  BOOST_TEST(kept.size() == 3 * spare_buffer::min_capacity);  // taken as it was given
+  BOOST_TEST(spare.take().capacity() == 0u);                  // and only once
+}
+
 BOOST_AUTO_TEST_CASE(empty_payload) {
   frame_decoder d(16);
   auto frames = feed(d, make_frame(frame_type::exit_request, 3, ""), 5);

@@ -97,6 +97,34 @@ BOOST_AUTO_TEST_CASE(plain_values_are_the_bytes_of_their_archive) {
   BOOST_TEST((doubles3 == doubles));
 }
 
+BOOST_AUTO_TEST_CASE(a_large_result_is_sent_from_the_value_itself) {
+  auto encoded = [](auto value) {
+    outgoing_frame out;
+    out.bytes.resize(frame_header_size);
+    std::vector<char> expected;
+    encode_values(expected, value);
+    encode_result(out, std::move(value));
+    std::vector<char> sent(out.bytes.begin() + frame_header_size, out.bytes.end());
+    sent.insert(sent.end(), out.tail.begin(), out.tail.end());
+    BOOST_TEST((sent == expected));
+    BOOST_TEST(out.payload_size() == expected.size());
+    return out;
+  };
+  std::vector<double> doubles(send_in_place_size / sizeof(double));
+  for (std::size_t i = 0; i < doubles.size(); ++i) doubles[i] = double(i) / 3;
+  const double* where = doubles.data();
+  auto out = encoded(std::move(doubles));
+  BOOST_TEST(static_cast<const void*>(out.tail.data()) == static_cast<const void*>(where));  // moved, not copied
+  BOOST_TEST(out.bytes.size() == frame_header_size + sizeof(std::size_t));                  // only the count
+  BOOST_TEST(out.owner != nullptr);
+
+  BOOST_TEST(!encoded(std::string(send_in_place_size, 's')).tail.empty());
+  // Smaller values, numbers and archive types are copied into the frame as before.
+  BOOST_TEST(encoded(std::string(send_in_place_size - 1, 's')).tail.empty());
+  BOOST_TEST(encoded(42).tail.empty());
+  BOOST_TEST(encoded(std::optional<std::string>(std::string(send_in_place_size, 'o'))).tail.empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_count_larger_than_the_payload_is_refused_before_allocating) {
   std::vector<char> buf;
   encode_values(buf, std::size_t(1) << 60, 1.0);  // a vector<double> header claiming 2^60 elements

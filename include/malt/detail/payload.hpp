@@ -11,6 +11,7 @@
 // written and read here directly, in the very bytes the archive would have produced
 // (tests/unit/payload_test.cpp compares them): either side may use either path.
 
+#include <malt/detail/wire.hpp>
 #include <malt/serialization.hpp>
 
 #include <boost/archive/binary_iarchive.hpp>
@@ -142,6 +143,26 @@ void encode_values(std::vector<char>& out, const T&... values) {
     boost::archive::binary_oarchive ar(sink, archive_flags);
     ((ar << values), ...);
   }
+}
+
+/// A plain value at least this large is sent from where it lies rather than copied.
+inline constexpr std::size_t send_in_place_size = 64 * 1024;
+
+/// Appends a function's result to out. A large string or vector of numbers moves into out's
+/// owner and its elements go out as the frame's tail: the same bytes, one copy fewer.
+template <class T>
+void encode_result(outgoing_frame& out, T&& result) {
+  using V = std::remove_cvref_t<T>;
+  if constexpr (is_plain_value<V> && !is_plain_number<V>) {
+    if (result.size() * sizeof(*result.data()) >= send_in_place_size) {
+      encode_plain(out.bytes, static_cast<std::size_t>(result.size()));
+      auto held = std::make_shared<const V>(std::forward<T>(result));
+      out.tail = {reinterpret_cast<const char*>(held->data()), held->size() * sizeof(*held->data())};
+      out.owner = std::move(held);
+      return;
+    }
+  }
+  encode_values(out.bytes, result);
 }
 
 /// Fills every value from in, which must hold exactly their archive.

@@ -33,10 +33,10 @@ struct function_entry {
   std::string parameter_types;
   std::string result_type;
   erased_function function = nullptr;
-  // Decode the arguments, run, and append the result's archive to out when send_value.
-  void (*run_sync)(erased_function, std::span<const char> args, bool send_value, std::vector<char>& out) = nullptr;
+  // Decode the arguments, run, and append the result to the reply when send_value.
+  void (*run_sync)(erased_function, std::span<const char> args, bool send_value, outgoing_frame& reply) = nullptr;
   boost::asio::awaitable<void> (*run_async)(erased_function, std::span<const char> args, bool send_value,
-                                            std::vector<char>& out) = nullptr;
+                                            outgoing_frame& reply) = nullptr;
   // For calls from Lua, arguments and result as values; both null when a parameter or the
   // result has no Lua equivalent (is_value_convertible).
   value (*call_with_values)(erased_function, const std::vector<value>& args) = nullptr;
@@ -59,20 +59,20 @@ Params decode_arguments(std::span<const char> args) {
 }
 
 template <class R, class... A>
-void run_sync(erased_function f, std::span<const char> args, bool send_value, std::vector<char>& out) {
+void run_sync(erased_function f, std::span<const char> args, bool send_value, outgoing_frame& reply) {
   auto values = decode_arguments<typename signature<R(A...)>::params>(args);
   auto fn = reinterpret_cast<R (*)(A...)>(f);
   if constexpr (std::is_void_v<R>) {
     std::apply([&](auto&... v) { fn(std::move(v)...); }, values);
   } else {
     R r = std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
-    if (send_value) encode_values(out, r);
+    if (send_value) encode_result(reply, std::move(r));
   }
 }
 
 template <class R, class... A>
 boost::asio::awaitable<void> run_async(erased_function f, std::span<const char> args, bool send_value,
-                                       std::vector<char>& out) {
+                                       outgoing_frame& reply) {
   using T = typename signature<R(A...)>::result;
   auto values = decode_arguments<typename signature<R(A...)>::params>(args);
   auto fn = reinterpret_cast<R (*)(A...)>(f);
@@ -80,7 +80,7 @@ boost::asio::awaitable<void> run_async(erased_function f, std::span<const char> 
     co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
   } else {
     T r = co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
-    if (send_value) encode_values(out, r);
+    if (send_value) encode_result(reply, std::move(r));
   }
 }
 

@@ -52,6 +52,13 @@ void async_call(call_request& request, call_completion handler);
 
 boost::asio::any_io_executor executor_of(const worker_impl& w) noexcept;
 
+/// An empty frame to encode a request into. It may hold the memory of an earlier large
+/// frame of w's connection: a large request then does not pay for fresh pages.
+std::vector<char> request_buffer(worker_impl& w);
+
+/// Gives a reply's bytes back to w's connection, for its next large frame.
+void recycle(worker_impl& w, std::vector<char>&& reply) noexcept;
+
 /// Queues a call the worker never answers.
 void send_no_reply(worker_impl& w, std::vector<char> frame);
 

@@ -1,11 +1,13 @@
 #ifndef MALT_DETAIL_WIRE_HPP
 #define MALT_DETAIL_WIRE_HPP
 
-// The few wire facts the call templates need: where a frame's payload starts, and how
-// the strings that open a call request are written.
+// The few wire facts the call templates need: where a frame's payload starts, how the
+// strings that open a call request are written, and what a reply is made of.
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +23,16 @@ inline void put_string(std::vector<char>& out, std::string_view s) {
   std::memcpy(out.data() + at, &n, sizeof n);
   out.insert(out.end(), s.begin(), s.end());
 }
+
+/// A frame on its way out: its bytes (header first), then, for a large value, the value's
+/// own bytes, sent from where they lie without a copy; owner keeps them alive until written.
+struct outgoing_frame {
+  std::vector<char> bytes;
+  std::span<const char> tail;
+  std::shared_ptr<const void> owner;
+
+  std::size_t payload_size() const noexcept { return bytes.size() - frame_header_size + tail.size(); }
+};
 
 }  // namespace malt::detail
 
