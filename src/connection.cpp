@@ -1,8 +1,11 @@
 #include "connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
+#include <sys/socket.h>
 
 namespace malt::detail {
 
@@ -12,41 +15,93 @@ connection::connection(stream_socket socket, std::uint32_t max_frame_size)
     : socket_(std::move(socket)), max_(max_frame_size) {}
 
 void connection::send(outgoing_frame frame, std::uint64_t notify_id) {
-  queue_.push_back({std::move(frame), notify_id});
-  if (in_flight_ == 0) start_write();
+  std::lock_guard lock(m_);
+  queue_.push_back({std::move(frame), notify_id, 0});
+  if (!writing_) {
+    writing_ = true;
+    start_write();
+  }
+}
+
+void connection::send_at_once(outgoing_frame frame) {
+  std::unique_lock lock(m_);
+  if (!open_) return;  // the reader has seen or will see the end
+  std::size_t sent = 0;
+  if (!writing_) {
+    sent = write_now(frame);
+    if (sent == frame.bytes.size() + frame.tail.size()) {
+      lock.unlock();
+      spare_.give(std::move(frame.bytes));
+      return;
+    }
+  }
+  queue_.push_back({std::move(frame), 0, sent});
+  if (!writing_) {  // the socket is full (or failed): the I/O thread waits until it can write
+    writing_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      std::lock_guard lock(self->m_);
+      self->start_write();
+    });
+  }
+}
+
+std::size_t connection::write_now(const outgoing_frame& frame) noexcept {
+  iovec parts[2] = {{const_cast<char*>(frame.bytes.data()), frame.bytes.size()},
+                    {const_cast<char*>(frame.tail.data()), frame.tail.size()}};
+  msghdr msg{};
+  msg.msg_iov = parts;
+  msg.msg_iovlen = frame.tail.empty() ? 1 : 2;
+  const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;  // an error shows again in the queued write
 }
 
 void connection::start_write() {
-  if (!socket_.is_open()) {
+  if (!open_) {
     queue_.clear();
+    writing_ = false;
     return;
   }
   in_flight_ = queue_.size();
   buffers_.clear();
   for (const auto& q : queue_) {
-    buffers_.emplace_back(asio::buffer(q.frame.bytes));
-    if (!q.frame.tail.empty()) buffers_.emplace_back(asio::buffer(q.frame.tail));
+    std::size_t skip = q.sent;
+    for (auto part : {asio::buffer(q.frame.bytes), asio::buffer(q.frame.tail)}) {
+      if (part.size() > skip) buffers_.push_back(part + skip);
+      skip -= std::min(skip, part.size());
+    }
   }
   // Asio tries a reactive socket's write at once, so the first frame usually leaves here.
   asio::async_write(socket_, buffers_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-    if (ec) {
-      self->in_flight_ = 0;
-      self->queue_.clear();
-      self->close();  // the reader sees the end and the owner fails what is pending
-      return;
-    }
-    for (std::size_t i = 0; i < self->in_flight_; ++i) {
-      auto& sent = self->queue_.front();
-      if (sent.notify_id != 0 && self->written_) self->written_(sent.notify_id);
-      self->spare_.give(std::move(sent.frame.bytes));
-      self->queue_.pop_front();
-    }
-    self->in_flight_ = 0;
-    if (!self->queue_.empty()) self->start_write();
+    self->on_write_done(ec);
   });
 }
 
+void connection::on_write_done(boost::system::error_code ec) {
+  std::vector<std::uint64_t> written;
+  {
+    std::lock_guard lock(m_);
+    if (ec) {
+      queue_.clear();
+    } else {
+      for (std::size_t i = 0; i < in_flight_; ++i) {
+        if (queue_.front().notify_id != 0) written.push_back(queue_.front().notify_id);
+        spare_.give(std::move(queue_.front().frame.bytes));
+        queue_.pop_front();
+      }
+    }
+    in_flight_ = 0;
+    if (queue_.empty())
+      writing_ = false;
+    else
+      start_write();
+  }
+  if (ec) close();  // the reader sees the end and the owner fails what is pending
+  if (written_)
+    for (auto id : written) written_(id);
+}
+
 bool connection::withdraw(std::uint64_t notify_id) noexcept {
+  std::lock_guard lock(m_);
   for (auto it = queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_); it != queue_.end(); ++it)
     if (it->notify_id == notify_id) {
       queue_.erase(it);
@@ -86,6 +141,8 @@ asio::awaitable<read_end> connection::read_frames(std::function<void(frame&&)> o
 }
 
 void connection::close() noexcept {
+  std::lock_guard lock(m_);  // no thread writes to the descriptor while it closes
+  open_ = false;
   boost::system::error_code ignored;
   socket_.shutdown(stream_socket::shutdown_both, ignored);
   socket_.close(ignored);

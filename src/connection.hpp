@@ -1,9 +1,10 @@
 #ifndef MALT_SRC_CONNECTION_HPP
 #define MALT_SRC_CONNECTION_HPP
 
-// One end of a host <-> worker byte stream, the same on both sides: one writer that sends
-// queued frames together in one gather write, and a reader loop that decodes every frame
-// a read brought in. It does not know what frames mean; its owner does.
+// One end of a host <-> worker byte stream, the same on both sides: a writer that sends a
+// frame at once when the socket is idle and otherwise queues it, sending queued frames
+// together in one gather write; and a reader loop that decodes every frame a read brought
+// in. It does not know what frames mean; its owner does.
 
 #include "frame.hpp"
 
@@ -14,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,10 +33,15 @@ class connection : public std::enable_shared_from_this<connection> {
  public:
   connection(stream_socket socket, std::uint32_t max_frame_size);
 
-  /// Queues a frame (header included). When nothing is being written the write starts
-  /// before send returns; frames queued while a write is under way go out together next.
-  /// written(notify_id) is called once the frame is on the wire, if notify_id != 0.
+  /// Queues a frame (header included), on the I/O thread. When nothing is being written the
+  /// write starts before send returns; frames queued while a write is under way go out
+  /// together next. written(notify_id) is called once the frame is on the wire, if
+  /// notify_id != 0.
   void send(outgoing_frame frame, std::uint64_t notify_id = 0);
+  /// From any thread: writes the frame before returning when nothing is being written and
+  /// the socket takes it all, else queues it for the I/O thread. A worker's pool thread
+  /// answers a call this way without waking the I/O thread.
+  void send_at_once(outgoing_frame frame);
   void send(std::vector<char> frame, std::uint64_t notify_id = 0) { send(outgoing_frame{std::move(frame), {}, {}}, notify_id); }
   void on_written(std::function<void(std::uint64_t)> f) { written_ = std::move(f); }
 
@@ -44,6 +51,7 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Takes back a queued frame that no write has started on. False if it is (being) sent.
   bool withdraw(std::uint64_t notify_id) noexcept;
 
+  /// On the I/O thread.
   void close() noexcept;
   std::uint32_t max_frame_size() const noexcept { return max_; }
 
@@ -52,13 +60,20 @@ class connection : public std::enable_shared_from_this<connection> {
   spare_buffer& spare() noexcept { return spare_; }
 
  private:
-  void start_write();
   struct queued {
     outgoing_frame frame;
     std::uint64_t notify_id;
+    std::size_t sent;  // bytes already written by send
   };
+  std::size_t write_now(const outgoing_frame& frame) noexcept;
+  void start_write();  // m_ held
+  void on_write_done(boost::system::error_code ec);
+
   stream_socket socket_;
   std::uint32_t max_;
+  std::mutex m_;  // guards the writer's state and the socket's closing
+  bool open_ = true;
+  bool writing_ = false;  // the I/O thread writes queue_; a write is under way or posted
   std::deque<queued> queue_;
   std::size_t in_flight_ = 0;  // frames at the front of queue_ being written
   std::vector<boost::asio::const_buffer> buffers_;

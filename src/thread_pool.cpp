@@ -18,6 +18,11 @@ thread_pool::~thread_pool() {
   state_->watch.notify_all();
 }
 
+bool thread_pool::has_waiting_jobs() const {
+  std::lock_guard lock(state_->mutex);
+  return !state_->jobs.empty();
+}
+
 void thread_pool::post(std::function<void()> job) {
   lock_type lock(state_->mutex);
   state_->jobs.push_back(std::move(job));

@@ -29,6 +29,8 @@ class thread_pool {
   thread_pool& operator=(const thread_pool&) = delete;
 
   void post(std::function<void()> job);
+  /// True when jobs wait to be taken: a burst is under way.
+  bool has_waiting_jobs() const;
 
  private:
   struct state {  // shared with the threads, which may outlive the pool

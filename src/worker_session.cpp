@@ -150,8 +150,11 @@ void worker_session::dispatch(frame&& f) {
     job->fail(errc::bad_request, "malt::bad_request",
                                std::string("malformed call request: ") + e.what());
   }
-  if (job->failed) return finish(job);
-  if (job->reply_expected) running_.emplace(id, job);
+  if (job->failed) return finish(job, false);
+  if (job->reply_expected) {
+    std::lock_guard lock(running_m_);
+    running_.emplace(id, job);
+  }
   if (job->function->run_sync) {
     pool_.post([self = shared_from_this(), job] { self->run_sync(job); });
     return;
@@ -165,19 +168,23 @@ void worker_session::dispatch(frame&& f) {
       failed = std::current_exception();
     }
     if (failed) run_guarded(*job, [&] { std::rethrow_exception(failed); });
-    self->finish(job);
+    self->finish(job, false);
   }, asio::bind_cancellation_slot(job->cancel.slot(), asio::detached));
 }
 
 void worker_session::interrupt(std::uint64_t id) {
-  auto stop = [](call_job& job) {
-    job.context.interrupt();
-    if (job.function->run_async) job.cancel.emit(asio::cancellation_type::terminal);
-  };
-  if (id == 0) {
-    for (auto& [_, job] : running_) stop(*job);
-  } else if (auto it = running_.find(id); it != running_.end()) {
-    stop(*it->second);
+  std::vector<std::shared_ptr<call_job>> targets;
+  {
+    std::lock_guard lock(running_m_);
+    if (id == 0) {
+      for (auto& [_, job] : running_) targets.push_back(job);
+    } else if (auto it = running_.find(id); it != running_.end()) {
+      targets.push_back(it->second);
+    }
+  }
+  for (auto& job : targets) {  // a call that ends meanwhile ignores its interrupt
+    job->context.interrupt();
+    if (job->function->run_async) job->cancel.emit(asio::cancellation_type::terminal);
   }
 }
 
@@ -186,12 +193,20 @@ void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
     current_call scope(job->context);
     run_guarded(*job, [&] { job->function->run_sync(job->function->function, job->args, job->send_value, job->reply); });
   }
-  asio::post(ex_, [self = shared_from_this(), job] { self->finish(job); });
+  // Alone, the call answers from this thread, without waking the I/O thread. In a burst,
+  // replies go through the I/O thread, which sends those that finished meanwhile together.
+  if (pool_.has_waiting_jobs())
+    asio::post(ex_, [self = shared_from_this(), job] { self->finish(job, false); });
+  else
+    finish(job, true);
 }
 
-void worker_session::finish(const std::shared_ptr<call_job>& job) {
+void worker_session::finish(const std::shared_ptr<call_job>& job, bool on_pool_thread) {
   const auto id = job->request.header.call_id;
-  running_.erase(id);
+  {
+    std::lock_guard lock(running_m_);
+    running_.erase(id);
+  }
   conn_->spare().give(std::move(job->request.payload));  // the call is over with its arguments
   if (!job->reply_expected) {
     if (job->failed && !job->context.interrupted)
@@ -207,7 +222,10 @@ void worker_session::finish(const std::shared_ptr<call_job>& job) {
     else
       write_header(job->reply, frame_type::result, 0, id);
   }
-  conn_->send(std::move(job->reply));
+  if (on_pool_thread)
+    conn_->send_at_once(std::move(job->reply));
+  else
+    conn_->send(std::move(job->reply));
 }
 
 void worker_session::exit(int code) {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 
 namespace malt::detail {
@@ -38,7 +39,8 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   void on_frame(frame&& f);
   void dispatch(frame&& f);
   void run_sync(const std::shared_ptr<call_job>& job);
-  void finish(const std::shared_ptr<call_job>& job);
+  /// Sends the reply; on the I/O thread or the pool thread that ran the call.
+  void finish(const std::shared_ptr<call_job>& job, bool on_pool_thread);
   void interrupt(std::uint64_t id);
   void exit(int code);
 
@@ -47,6 +49,7 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   std::shared_ptr<evaluator> evaluator_;
   std::shared_ptr<connection> conn_;
   thread_pool pool_;
+  std::mutex running_m_;  // pool threads finish calls too
   std::unordered_map<std::uint64_t, std::shared_ptr<call_job>> running_;  // by call id
   bool greeted_ = false;
   bool exiting_ = false;
