@@ -54,6 +54,8 @@ struct worker_options {
   std::chrono::milliseconds interrupt_grace{2'000};
 
   /// The largest message either side may send, checked before anything is allocated.
+  /// Each side of the connection keeps the buffer of its largest recent message over
+  /// 64 KiB, for reuse by the next, until the worker is gone: at most this much each.
   std::uint32_t max_frame_size = 256u << 20;
 };
 
