@@ -77,14 +77,13 @@ void connection::start_write() {
 }
 
 void connection::on_write_done(boost::system::error_code ec) {
-  std::vector<std::uint64_t> written;
   {
     std::lock_guard lock(m_);
     if (ec) {
       queue_.clear();
     } else {
       for (std::size_t i = 0; i < in_flight_; ++i) {
-        if (queue_.front().notify_id != 0) written.push_back(queue_.front().notify_id);
+        if (queue_.front().notify_id != 0 && written_) written_(queue_.front().notify_id);
         spare_.give(std::move(queue_.front().frame.bytes));
         queue_.pop_front();
       }
@@ -96,8 +95,6 @@ void connection::on_write_done(boost::system::error_code ec) {
       start_write();
   }
   if (ec) close();  // the reader sees the end and the owner fails what is pending
-  if (written_)
-    for (auto id : written) written_(id);
 }
 
 bool connection::withdraw(std::uint64_t notify_id) noexcept {

@@ -36,7 +36,7 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Queues a frame (header included), on the I/O thread. When nothing is being written the
   /// write starts before send returns; frames queued while a write is under way go out
   /// together next. written(notify_id) is called once the frame is on the wire, if
-  /// notify_id != 0.
+  /// notify_id != 0, on the I/O thread with the writer locked: it must not send.
   void send(outgoing_frame frame, std::uint64_t notify_id = 0);
   /// From any thread: writes the frame before returning when nothing is being written and
   /// the socket takes it all, else queues it for the I/O thread. A worker's pool thread
