@@ -53,6 +53,9 @@ class call_table {
   /// A reply arrived. Returns the call, now done, for its waiter to be resumed; nullptr
   /// when the id is unknown or the call was abandoned (the reply is dropped).
   call_ptr complete(std::uint64_t id, frame_type type, std::vector<char> payload);
+  /// Whether a reply to id is expected: a call issued and not answered yet (an abandoned
+  /// call's late reply included).
+  bool awaits_reply(std::uint64_t id) const noexcept { return calls_.contains(id); }
   /// Takes back a call that was never written: it leaves the table, abandoned.
   void withdraw(pending_call& call) noexcept;
   /// Nobody will wait for this call; its reply, if any, is dropped on arrival.

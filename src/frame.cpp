@@ -1,5 +1,6 @@
 #include "frame.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -54,7 +55,14 @@ frame_decoder::frame_decoder(std::uint32_t max_payload, std::size_t staging_size
     : max_(max_payload), spare_(spare), staging_(staging_size) {}
 
 std::span<char> frame_decoder::prepare() {
-  if (large_) return {large_->payload.data() + large_filled_, large_->payload.size() - large_filled_};
+  if (large_) {
+    auto& p = large_->payload;
+    if (large_filled_ == p.size()) {  // the bytes so far back the claim: room for as many more
+      const std::size_t claimed = large_->header.payload_size;
+      p.resize(std::min<std::size_t>(claimed, std::max(2 * p.size(), first_large_chunk)));
+    }
+    return {p.data() + large_filled_, p.size() - large_filled_};
+  }
   if (begin_ != 0) {  // keep the unread bytes at the front so a frame is contiguous
     std::memmove(staging_.data(), staging_.data() + begin_, end_ - begin_);
     end_ -= begin_;
@@ -72,7 +80,7 @@ void frame_decoder::commit(std::size_t n) {
 
 decode_status frame_decoder::next(frame& out) {
   if (large_) {
-    if (large_filled_ < large_->payload.size()) return decode_status::need_more;
+    if (large_filled_ < large_->header.payload_size) return decode_status::need_more;
     out = std::move(*large_);
     large_.reset();
     return decode_status::frame;
@@ -100,6 +108,8 @@ decode_status frame_decoder::next(frame& out) {
   }
   if (frame_header_size + h.payload_size <= staging_.size()) return decode_status::need_more;
   // Too big for the staging buffer: give the frame its own vector and read into it directly.
+  // The spare buffer is memory this side already has; otherwise the vector grows as bytes
+  // arrive, so a header claiming much and followed by little costs little.
   large_.emplace();
   large_->header = h;
   if (spare_) {
@@ -107,7 +117,10 @@ decode_status frame_decoder::next(frame& out) {
     // Growing it would copy its old bytes; a fresh buffer costs the same without that.
     if (large_->payload.capacity() < h.payload_size) large_->payload = {};
   }
-  large_->payload.resize(h.payload_size);  // only bytes beyond the reused ones are zeroed
+  const std::size_t first = large_->payload.capacity() >= h.payload_size
+                                ? h.payload_size
+                                : std::min<std::size_t>(h.payload_size, std::max(buffered, first_large_chunk));
+  large_->payload.resize(first);  // only bytes beyond the reused ones are zeroed
   std::memcpy(large_->payload.data(), payload, buffered);
   large_filled_ = buffered;
   begin_ = end_ = 0;

@@ -59,6 +59,8 @@ enum class decode_status { frame, need_more, too_large, unknown_type };
 
 /// Frames that fit are read many at a time into a staging buffer of this size.
 inline constexpr std::size_t default_staging_size = 64 * 1024;
+/// A larger frame's buffer starts at this size and doubles as its bytes arrive.
+inline constexpr std::size_t first_large_chunk = 1024 * 1024;
 
 class frame_decoder {
  public:

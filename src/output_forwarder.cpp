@@ -1,12 +1,13 @@
 #include "output_forwarder.hpp"
 
+#include "output_sink.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <cerrno>
 #include <string>
 #include <unistd.h>
 
@@ -14,50 +15,59 @@ namespace malt::detail {
 namespace asio = boost::asio;
 namespace {
 
-void write_all(int fd, const std::string& s) {
-  std::size_t done = 0;
-  while (done < s.size()) {
-    ssize_t n = ::write(fd, s.data() + done, s.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the host's stream is gone; drop the output
-    done += static_cast<std::size_t>(n);
-  }
-}
+class pipe_forwarder : public output_forwarder, public std::enable_shared_from_this<pipe_forwarder> {
+ public:
+  pipe_forwarder(const asio::any_io_executor& ex, int pipe_fd, int target_fd, std::string prefix)
+      : pipe_(ex, pipe_fd), target_(target_fd), prefix_(std::move(prefix)) {}
 
-// g++ 12 with sanitizers takes the coroutine frame's own operator delete for a mismatch
-// (-Wmismatched-new-delete, a false positive fixed in later releases).
+  void stop() noexcept override {
+    boost::system::error_code ignored;
+    pipe_.close(ignored);
+  }
+
+  // g++ 12 with sanitizers takes the coroutine frame's own operator delete for a mismatch
+  // (-Wmismatched-new-delete, a false positive fixed in later releases).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-asio::awaitable<void> forward(asio::posix::stream_descriptor pipe, int target_fd, std::string prefix) {
-  std::string pending;
-  char buf[16 * 1024];
-  for (;;) {
-    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-    if (ec) break;
-    pending.append(buf, n);
-    std::string out;
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
-      out.append(prefix).append(pending, start, nl - start + 1);
-    pending.erase(0, start);
-    if (pending.size() > 64 * 1024) {  // a very long line goes out in pieces
-      out.append(prefix).append(pending).push_back('\n');
-      pending.clear();
+  asio::awaitable<void> run() {
+    auto keep = shared_from_this();
+    std::string pending;
+    char buf[16 * 1024];
+    for (;;) {
+      auto [ec, n] = co_await pipe_.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      pending.append(buf, n);
+      std::string out;
+      std::size_t start = 0;
+      for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+        out.append(prefix_).append(pending, start, nl - start + 1);
+      pending.erase(0, start);
+      if (pending.size() > max_forwarded_line) {  // a very long line goes out in pieces
+        out.append(prefix_).append(pending).push_back('\n');
+        pending.clear();
+      }
+      if (!out.empty()) write_output(target_, out);
     }
-    if (!out.empty()) write_all(target_fd, out);
+    if (!pending.empty()) write_output(target_, prefix_ + pending + "\n");
   }
-  if (!pending.empty()) write_all(target_fd, prefix + pending + "\n");
-}
 #pragma GCC diagnostic pop
+
+ private:
+  asio::posix::stream_descriptor pipe_;
+  int target_;
+  std::string prefix_;
+};
 
 }  // namespace
 
-void forward_output(const asio::any_io_executor& ex, int pipe_fd, int target_fd, pid_t pid, color_mode color) {
+std::shared_ptr<output_forwarder> forward_output(const asio::any_io_executor& ex, int pipe_fd, int target_fd, pid_t pid,
+                                                 color_mode color) {
   const bool coloured = color == color_mode::always || (color == color_mode::automatic && ::isatty(target_fd));
   std::string label = "[Worker " + std::to_string(pid) + "]:";
   std::string prefix = coloured ? (target_fd == 1 ? "\033[34m" : "\033[33m") + label + "\033[0m " : label + " ";
-  asio::posix::stream_descriptor pipe(ex, pipe_fd);
-  asio::co_spawn(ex, forward(std::move(pipe), target_fd, std::move(prefix)), asio::detached);
+  auto f = std::make_shared<pipe_forwarder>(ex, pipe_fd, target_fd, std::move(prefix));
+  asio::co_spawn(ex, f->run(), asio::detached);
+  return f;
 }
 
 }  // namespace malt::detail

@@ -3,19 +3,33 @@
 
 // Monitoring a worker's stdout or stderr: each line it prints reaches the host's own
 // stream as "[Worker <pid>]: line", the prefix blue (stdout) or yellow (stderr) when
-// coloured. It reads until the worker's end of the pipe closes, so the last lines of a
-// dying worker are not lost.
+// coloured; a line longer than max_forwarded_line goes out in pieces. It reads until the
+// worker's end of the pipe closes, so the last lines of a dying worker are not lost, or
+// until its owner stops it (a descendant of the worker may hold the pipe open for ever).
+// Writing is the output sink's (output_sink.hpp): it never blocks this side.
 
 #include <malt/worker_options.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <cstddef>
+#include <memory>
 #include <sys/types.h>
 
 namespace malt::detail {
 
+inline constexpr std::size_t max_forwarded_line = 64 * 1024;
+
+class output_forwarder {
+ public:
+  virtual ~output_forwarder() = default;
+  /// Stops reading; what was read is written.
+  virtual void stop() noexcept = 0;
+};
+
 /// Starts forwarding from pipe_fd (taken over) to target_fd (1 or 2).
-void forward_output(const boost::asio::any_io_executor& ex, int pipe_fd, int target_fd, pid_t pid, color_mode color);
+std::shared_ptr<output_forwarder> forward_output(const boost::asio::any_io_executor& ex, int pipe_fd, int target_fd,
+                                                 pid_t pid, color_mode color);
 
 }  // namespace malt::detail
 

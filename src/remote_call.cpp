@@ -1,6 +1,7 @@
 // A call's life on the host after its request is encoded: queued on the connection,
 // completed by the reply, the worker's end, its cancellation or its timeout. The
 // cancellation rules are DESIGN §5's, after Boost.Redis's exec operation.
+#include "failure_report.hpp"
 #include "worker_impl.hpp"
 
 #include <malt/detail/remote_call.hpp>
@@ -14,19 +15,16 @@ namespace malt::detail {
 namespace asio = boost::asio;
 namespace {
 
-// The failure payload a worker sends: the errc, then type, message and stack trace.
 std::exception_ptr failure_exception(const worker_impl& w, const pending_call& c) {
   try {
-    payload_reader in(c.reply);
-    const auto code = static_cast<errc>(in.u32());
-    std::string type(in.string()), message(in.string()), trace(in.string());
-    if (code == errc::interrupted && c.timed_out)
+    auto r = decode_failure_report(c.reply);
+    if (r.code == errc::interrupted && c.timed_out)
       return std::make_exception_ptr(error(errc::timed_out, "the call timed out and was interrupted in " + w.summary()));
-    if (code == errc::interrupted)
-      return std::make_exception_ptr(
-          interrupted_exception(code, w.summary(), std::move(type), std::move(message), std::move(trace)));
+    if (r.code == errc::interrupted)
+      return std::make_exception_ptr(interrupted_exception(r.code, w.summary(), std::move(r.type),
+                                                           std::move(r.message), std::move(r.trace)));
     return std::make_exception_ptr(
-        remote_exception(code, w.summary(), std::move(type), std::move(message), std::move(trace)));
+        remote_exception(r.code, w.summary(), std::move(r.type), std::move(r.message), std::move(r.trace)));
   } catch (const std::exception& e) {
     return std::make_exception_ptr(
         decode_error(errc::decode_failed, "could not decode a failure report from " + w.summary() + ": " + e.what()));
@@ -160,6 +158,8 @@ void async_call(call_request& request, call_completion handler) {
 }
 
 asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.executor(); }
+
+std::size_t max_decode_depth(const worker_impl& w) noexcept { return w.options().max_decode_depth; }
 
 std::vector<char> request_buffer(worker_impl& w) {
   auto frame = w.conn().spare().take();

@@ -50,6 +50,7 @@ namespace {
 void validate(const worker_options& o, const std::string& exe) {
   auto bad = [](const std::string& m) { throw error(errc::invalid_options, "invalid worker_options: " + m); };
   if (o.max_frame_size < 4096) bad("max_frame_size must be at least 4096 bytes");
+  if (o.max_decode_depth == 0) bad("max_decode_depth must be at least 1");
   if (o.startup_timeout.count() <= 0) bad("startup_timeout must be positive");
   if (o.exit_timeout.count() < 0 || o.term_timeout.count() < 0) bad("stop timeouts cannot be negative");
   for (const auto& [k, v] : o.env)

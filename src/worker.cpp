@@ -1,5 +1,6 @@
 #include "worker_impl.hpp"
 
+#include "failure_report.hpp"
 #include "handshake.hpp"
 #include "output_forwarder.hpp"
 #include "stack_trace.hpp"
@@ -7,7 +8,10 @@
 
 #include <malt/worker.hpp>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
@@ -134,11 +138,7 @@ void worker_impl::start() {
     auto end = co_await self->conn_->read_frames([w = self.get()](frame&& f) { w->on_frame(std::move(f)); });
     self->on_connection_end(end);
   }, asio::detached);
-  if (has_process())
-    asio::co_spawn(ex_, [self]() -> asio::awaitable<void> {
-      co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
-      self->on_exit();
-    }, asio::detached);
+  if (has_process()) watch_exit();
   startup_timer_.expires_after(options_.startup_timeout);
   startup_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
@@ -183,11 +183,11 @@ asio::awaitable<void> worker_impl::finish_startup() {
 void worker_impl::start_forwarding() {
   if (!has_process()) return;  // an in-process worker prints on the host's own streams
   if (options_.monitor_stdout)
-    forward_output(ex_, stdout_pipe_.release(), 1, pid_, options_.color);
+    stdout_forwarder_ = forward_output(ex_, stdout_pipe_.release(), 1, pid_, options_.color);
   else
     stdout_raw_ = std::move(stdout_pipe_);
   if (options_.monitor_stderr)
-    forward_output(ex_, stderr_pipe_.release(), 2, pid_, options_.color);
+    stderr_forwarder_ = forward_output(ex_, stderr_pipe_.release(), 2, pid_, options_.color);
   else
     stderr_raw_ = std::move(stderr_pipe_);
 }
@@ -205,6 +205,16 @@ void worker_impl::on_frame(frame&& f) {
   switch (f.header.type) {
     case frame_type::result:
     case frame_type::failure:
+      if (!calls_.awaits_reply(f.header.call_id))
+        return fail_connection("protocol violation: a reply to call id " + std::to_string(f.header.call_id) +
+                               ", which was never issued or is answered already");
+      if (f.header.type == frame_type::failure) {
+        if (auto code = failure_code(f.payload); code && !worker_may_report(*code))
+          return fail_connection("protocol violation: a failure report with code " + std::to_string(*code) +
+                                 ", which a worker may not send");
+        // A worker on its way out answers what it interrupts; those calls are terminated.
+        if (stopping_ || exited_) return;
+      }
       if (auto c = calls_.complete(f.header.call_id, f.header.type, std::move(f.payload))) deliver(*this, *c);
       return;
     default:
@@ -239,23 +249,78 @@ void worker_impl::on_connection_end(const read_end& end) {
   }, asio::detached);
 }
 
-void worker_impl::on_exit() {
+void worker_impl::watch_exit() {
+  asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> {
+    for (;;) {
+      auto [ec] = co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read,
+                                                   asio::as_tuple(asio::use_awaitable));
+      if (self->exited_) co_return;
+      if (ec && ec != asio::error::interrupted) {  // the pidfd itself failed: nothing to wait on
+        self->exited_ = true;
+        if (self->end_reason_.empty()) self->end_reason_ = "the host lost track of its process: " + ec.message();
+        co_return self->on_exit();
+      }
+      if (self->check_exit()) co_return;
+    }
+  }, asio::detached);
+}
+
+bool worker_impl::check_exit() {
+  if (exited_) return true;
   siginfo_t info{};
-  if (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.native_handle(), &info, WEXITED) == 0) {
-    if (info.si_code == CLD_EXITED)
-      exit_code_ = info.si_status;
-    else
-      exit_signal_ = info.si_status;
+  for (;;) {
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.native_handle(), &info, WEXITED | WNOHANG) == 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return false;  // a non-blocking pidfd of a process that lives
+    info.si_pid = pid_;  // ECHILD: reaped by someone else (a waitpid(-1) of the program's): it has ended
+    info.si_code = 0;
+    break;
   }
+  if (info.si_pid == 0) return false;  // woken, but the process lives: wait again
+  if (info.si_code == CLD_EXITED)
+    exit_code_ = info.si_status;
+  else if (info.si_code != 0)
+    exit_signal_ = info.si_status;
   exited_ = true;
+  on_exit();
+  return true;
+}
+
+void worker_impl::on_exit() {
   {
     std::lock_guard lock(live().mutex);
     live().workers.erase(pid_);
   }
-  // The kernel closed the worker's end of the socket before reporting the exit, so the
-  // reader is about to read the last replies and the end of the stream; it calls finish().
+  // The kernel closed the process's end of the socket before reporting the exit, so the
+  // reader is about to read the last replies and the end of the stream, and calls finish(),
+  // unless a descendant holds the socket: then drain_then_close ends it.
+  drain_then_close();
   if (connection_ended_) finish();
 }
+
+void worker_impl::drain_then_close() {
+  asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> {
+    asio::steady_timer t(self->ex_, exit_drain_time);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!self->connection_ended_) {
+      if (self->end_reason_.empty()) self->end_reason_ = "a process it started kept its connection open";
+      self->conn_->close();  // the reader ends and calls finish()
+    }
+    if (self->stdout_forwarder_) self->stdout_forwarder_->stop();
+    if (self->stderr_forwarder_) self->stderr_forwarder_->stop();
+  }, asio::detached);
+}
+
+struct worker_impl::exit_waiter {
+  exit_handler handler;
+  asio::any_io_executor ex;
+  void complete(boost::system::error_code ec, malt::exit_status status) {
+    if (!handler) return;
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) slot.clear();
+    asio::post(ex, asio::append(std::move(handler), ec, status));  // runs on the handler's own executor
+  }
+};
 
 void worker_impl::finish() {
   for (auto& c : calls_.terminate_all()) deliver(*this, *c);
@@ -265,6 +330,30 @@ void worker_impl::finish() {
     deliver(*this, handshake_);
   }
   for (auto* t : finish_waiters_) t->cancel();
+  auto waiters = std::move(exit_waiters_);
+  exit_waiters_.clear();
+  for (auto& x : waiters) x->complete({}, *exit_status());
+}
+
+
+std::optional<malt::exit_status> worker_impl::exit_status() const {
+  if (!exited_) return std::nullopt;
+  return malt::exit_status{exit_code_, exit_signal_};
+}
+
+void worker_impl::wait_exit(exit_handler handler) {
+  auto waiter = std::make_shared<exit_waiter>(exit_waiter{std::move(handler), ex_});
+  if (finished()) return waiter->complete({}, *exit_status());
+  auto slot = asio::get_associated_cancellation_slot(waiter->handler);
+  if (slot.is_connected())
+    slot.assign([this, self = weak_from_this(), w = std::weak_ptr(waiter)](asio::cancellation_type_t) {
+      auto s = self.lock();
+      auto x = w.lock();
+      if (!s || !x) return;
+      std::erase(exit_waiters_, x);
+      x->complete(asio::error::operation_aborted, {});
+    });
+  exit_waiters_.push_back(std::move(waiter));
 }
 
 asio::awaitable<bool> worker_impl::wait_finished(std::chrono::milliseconds d) {
@@ -277,7 +366,11 @@ asio::awaitable<bool> worker_impl::wait_finished(std::chrono::milliseconds d) {
 }
 
 asio::awaitable<bool> worker_impl::stop() {
-  if (exited_) co_return false;
+  if (exited_) {  // ended before: once what it left is failed, there is nothing to stop
+    co_await wait_finished(exit_drain_time * 2);
+    co_return false;
+  }
+  stopping_ = true;
   auto keep = shared_from_this();
   if (handshake_ok_ && !connection_ended_) {
     std::vector<char> f(frame_header_size);
@@ -330,8 +423,12 @@ std::string worker::summary() const { return impl_->summary(); }
 asio::any_io_executor worker::get_executor() const noexcept { return impl_->executor(); }
 int worker::stdout_fd() const noexcept { return impl_->raw_stdout(); }
 int worker::stderr_fd() const noexcept { return impl_->raw_stderr(); }
+std::optional<exit_status> worker::exit_status() const { return impl_->exit_status(); }
 
 namespace detail {
+
+void wait_exit(const std::shared_ptr<worker_impl>& w, exit_handler handler) { w->wait_exit(std::move(handler)); }
+
 namespace {
 
 asio::awaitable<worker> spawn(worker_options options) {

@@ -7,9 +7,11 @@
 
 #include "call_table.hpp"
 #include "connection.hpp"
+#include "output_forwarder.hpp"
 #include "spawn.hpp"
 
 #include <malt/error.hpp>
+#include <malt/worker.hpp>
 #include <malt/worker_options.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -42,6 +44,13 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void release() noexcept;
 
   bool running() const noexcept { return !exited_; }
+  /// How the process ended, once the host has observed it.
+  std::optional<malt::exit_status> exit_status() const;
+  /// Completes handler once the worker has ended and everything pending has failed.
+  void wait_exit(exit_handler handler);
+  /// The pidfd reported readable: reaps the process if it has exited. False (and the
+  /// watch goes on) when it has not: a wake without an exit.
+  bool check_exit();
   /// False for an in-process worker, whose end is the end of its connection.
   bool has_process() const noexcept { return pidfd_.is_open(); }
   pid_t pid() const noexcept { return pid_; }
@@ -57,6 +66,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void check_running() const;
   terminated_worker_exception terminated_error() const;
   std::uint32_t max_frame_size() const noexcept { return options_.max_frame_size; }
+  const worker_options& options() const noexcept { return options_; }
   std::chrono::milliseconds interrupt_grace() const noexcept { return options_.interrupt_grace; }
   /// Asks the worker to interrupt call id, or every running call if id is 0.
   void send_interrupt(std::uint64_t id);
@@ -65,6 +75,10 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void on_frame(frame&& f);
   void on_connection_end(const read_end& end);
   void on_exit();
+  void watch_exit();
+  /// The process has gone: what it wrote before going is read for a short while, then its
+  /// connection and output pipes are closed, even if a descendant holds them open.
+  void drain_then_close();
   /// The process has exited and its stream ended: fail whatever still waits.
   void finish();
   bool finished() const noexcept { return exited_ && connection_ended_; }
@@ -86,12 +100,19 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   boost::asio::steady_timer startup_timer_;
   unique_fd stdout_pipe_, stderr_pipe_;  // until forwarding starts or the user takes them
   unique_fd stdout_raw_, stderr_raw_;
+  std::shared_ptr<output_forwarder> stdout_forwarder_, stderr_forwarder_;
   bool exited_ = false;
+  bool stopping_ = false;  // stop() has begun: what the worker answers on its way out is not kept
   bool connection_ended_ = false;
   std::optional<int> exit_code_, exit_signal_;
   std::string end_reason_;
   std::vector<boost::asio::steady_timer*> finish_waiters_;
+  struct exit_waiter;
+  std::vector<std::shared_ptr<exit_waiter>> exit_waiters_;
 };
+
+/// How long a worker whose process has ended may still deliver what it wrote.
+inline constexpr std::chrono::milliseconds exit_drain_time{200};
 
 /// Completes the caller's handler of a call that is over, if one waits (remote_call.cpp).
 void deliver(worker_impl& w, pending_call& c);

@@ -1,3 +1,4 @@
+#include "output_sink.hpp"
 #include "spawn.hpp"
 #include "stack_trace.hpp"
 #include "worker_impl.hpp"
@@ -93,6 +94,7 @@ int worker_main(int argc, char** argv) {
           co_await detail::stop_all_workers();
           std::cout.flush();
           std::fflush(nullptr);
+          detail::flush_output(std::chrono::milliseconds(500));  // what its own workers printed last
           ::_exit(code);
         },
         boost::asio::detached);
@@ -103,6 +105,7 @@ int worker_main(int argc, char** argv) {
   session->start();
   io.run();
   std::fflush(nullptr);
+  detail::flush_output(std::chrono::milliseconds(500));
   ::_exit(0);
 }
 

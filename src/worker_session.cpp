@@ -1,5 +1,6 @@
 #include "worker_session.hpp"
 
+#include "failure_report.hpp"
 #include "handshake.hpp"
 #include "stack_trace.hpp"
 #include "worker_impl.hpp"
@@ -31,18 +32,17 @@ struct call_job {
   bool send_value = true;
   outgoing_frame reply;  // the reply being built
   bool failed = false;
-  std::string failure;  // "type: message", for the log of a failed remote_do
+  failure_report failure;  // the reply instead, when failed
 
-  // The reply becomes a failure report: the errc, then type, message and stack trace.
   void fail(errc code, std::string_view type, std::string_view message, std::string_view trace = {}) {
     failed = true;
-    failure = std::string(type) + ": " + std::string(message);
+    failure = {code, std::string(type), std::string(message), std::string(trace)};
+  }
+  // The failure report as the reply, cut to fit the frame limit.
+  void write_failure(std::size_t max_payload) {
     reply = {};
     reply.bytes.assign(frame_header_size, 0);
-    put_u32(reply.bytes, static_cast<std::uint32_t>(code));
-    put_string(reply.bytes, type);
-    put_string(reply.bytes, message);
-    put_string(reply.bytes, trace);
+    encode_failure_report(reply.bytes, std::move(failure), max_payload);
     write_header(reply, frame_type::failure, 0, request.header.call_id);
   }
 };
@@ -210,7 +210,8 @@ void worker_session::finish(const std::shared_ptr<call_job>& job, bool on_pool_t
   conn_->spare().give(std::move(job->request.payload));  // the call is over with its arguments
   if (!job->reply_expected) {
     if (job->failed && !job->context.interrupted)
-      std::fprintf(stderr, "malt worker: remote_do failed: %s\n", job->failure.c_str());
+      std::fprintf(stderr, "malt worker: remote_do failed: %s: %s\n", job->failure.type.c_str(),
+                   job->failure.message.c_str());
     return;
   }
   if (!job->failed) {
@@ -222,6 +223,7 @@ void worker_session::finish(const std::shared_ptr<call_job>& job, bool on_pool_t
     else
       write_header(job->reply, frame_type::result, 0, id);
   }
+  if (job->failed) job->write_failure(conn_->max_frame_size());
   if (on_pool_thread)
     conn_->send_at_once(std::move(job->reply));
   else

@@ -112,11 +112,12 @@ struct decoding_handler {
       T result{};
       if (!failed) {
         try {
+          const decode_limits limits{max_decode_depth(*w)};
           if constexpr (std::is_same_v<T, Wire>) {
-            decode_values(reply, result);
+            decode_values(reply, limits, result);
           } else {  // e.g. an eval's malt::value, converted to what the caller asked for
             Wire wire{};
-            decode_values(reply, wire);
+            decode_values(reply, limits, wire);
             result = wire.template as<T>();
           }
         } catch (const std::exception& e) {

@@ -9,9 +9,11 @@
 
 #include <malt/serialization.hpp>
 
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <iosfwd>
+#include <limits>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -124,14 +126,18 @@ T value::as() const {
     std::int64_t i = 0;
     if (auto* p = std::get_if<std::int64_t>(&v_))
       i = *p;
-    else if (auto* d = std::get_if<double>(&v_); d && *d == static_cast<double>(static_cast<std::int64_t>(*d)))
-      i = static_cast<std::int64_t>(*d);
+    else if (auto* d = std::get_if<double>(&v_); d && *d >= -0x1p63 && *d < 0x1p63 && *d == std::trunc(*d))
+      i = static_cast<std::int64_t>(*d);  // in range, so the conversion is defined
     else
       cannot_convert("an integer type");
     if (!std::in_range<T>(i)) throw std::invalid_argument("the integer " + std::to_string(i) + " is out of range");
     return static_cast<T>(i);
   } else if constexpr (std::is_floating_point_v<T>) {
-    if (auto* d = std::get_if<double>(&v_)) return static_cast<T>(*d);
+    if (auto* d = std::get_if<double>(&v_)) {
+      if (std::isfinite(*d) && std::abs(*d) > static_cast<double>(std::numeric_limits<T>::max()))
+        throw std::invalid_argument("the number " + std::to_string(*d) + " is out of range");
+      return static_cast<T>(*d);
+    }
     if (auto* i = std::get_if<std::int64_t>(&v_)) return static_cast<T>(*i);
     cannot_convert("a floating-point type");
   } else if constexpr (std::is_same_v<T, std::string>) {

@@ -7,20 +7,32 @@
 
 #include <malt/worker_options.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
 
 namespace malt {
 
+/// How a worker process ended.
+struct exit_status {
+  std::optional<int> code;    ///< set when it exited normally
+  std::optional<int> signal;  ///< set when a signal ended it
+};
+
 namespace detail {
 class worker_impl;
-}
+using exit_handler = boost::asio::any_completion_handler<void(boost::system::error_code, exit_status)>;
+void wait_exit(const std::shared_ptr<worker_impl>& w, exit_handler handler);
+}  // namespace detail
 
 /// A running (or ended) worker process. Copies share the worker. When the last copy and
 /// every call task holding it are gone, a running worker is stopped in the background
@@ -38,6 +50,22 @@ class worker {
   /// pipe is full.
   int stdout_fd() const noexcept;
   int stderr_fd() const noexcept;
+
+  /// How the process ended (exit code or signal), once the host has observed its end;
+  /// empty while it runs.
+  std::optional<malt::exit_status> exit_status() const;
+
+  /// Waits for the worker to end, for whatever reason, without asking it to; completes
+  /// with its exit_status once every pending call has failed. Completion signature
+  /// void(boost::system::error_code, malt::exit_status).
+  /// Cancellation: any type; the operation completes with operation_aborted and the worker
+  /// is not affected.
+  template <class CompletionToken>
+  auto async_wait_exit(CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, malt::exit_status)>(
+        [](auto handler, std::shared_ptr<detail::worker_impl> w) { detail::wait_exit(w, std::move(handler)); }, token,
+        impl_);
+  }
 
   /// The handle internals, for the call templates of <malt/call.hpp>.
   const std::shared_ptr<detail::worker_impl>& impl() const noexcept { return impl_; }
@@ -70,14 +98,17 @@ class in_process_worker : public worker {
 /// Cancellation: none; a hanging child is bounded by startup_timeout.
 boost::asio::awaitable<worker> spawn_worker(worker_options options = {});
 
-/// True until the host has observed the worker's exit.
+/// True until the host has observed the worker's exit: the end of its process, whatever
+/// still holds its connection or output pipes (a descendant that kept them, for example).
 bool isrunning(const worker& w) noexcept;
 
 /// Stops the worker: an exit request (the worker stops its own workers first), then
-/// SIGTERM after exit_timeout, then SIGKILL after term_timeout. Pending calls fail with
-/// terminated_worker_exception as soon as the process is gone. Completes after the process
-/// has been reaped. Returns true if the worker was running, false if it had already ended.
-/// Throws error{stop_failed} if the process survives SIGKILL for 10 s.
+/// SIGTERM after exit_timeout, then SIGKILL after term_timeout. Calls pending when stop
+/// begins fail with terminated_worker_exception as soon as the process is gone, whatever
+/// the worker answered them on its way out (a result it sent still counts). Completes after
+/// the process has been reaped. Returns true if the worker was running, false if it had
+/// already ended (never throws for that). Throws error{stop_failed} only if the process
+/// survives SIGKILL for 10 s.
 boost::asio::awaitable<bool> stop(worker& w);
 
 /// Interrupts every call running in the worker and returns at once. Each ends with

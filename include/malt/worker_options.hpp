@@ -57,6 +57,11 @@ struct worker_options {
   /// Each side of the connection keeps the buffer of its largest recent message over
   /// 64 KiB, for reuse by the next, until the worker is gone: at most this much each.
   std::uint32_t max_frame_size = 256u << 20;
+
+  /// How deep collections may nest in a value the host decodes from this worker (a Lua
+  /// table in a table counts one level each). Deeper values fail the call with
+  /// decode_error instead of exhausting the host's stack.
+  std::size_t max_decode_depth = 64;
 };
 
 }  // namespace malt

@@ -3,6 +3,8 @@
 #include <malt/detail/payload.hpp>
 #include <malt/detail/signature.hpp>
 
+#include <boost/archive/binary_iarchive.hpp>
+
 #include <boost/test/unit_test.hpp>
 
 using namespace malt::detail;

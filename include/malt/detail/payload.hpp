@@ -2,7 +2,8 @@
 #define MALT_DETAIL_PAYLOAD_HPP
 
 // Values on the wire: a Boost binary archive without header, written straight into the
-// frame's byte vector and read from a span of the received frame. One archive per
+// frame's byte vector and read from a span of the received frame, through checked_iarchive,
+// which trusts no length it reads. One archive per
 // message, no object tracking. Host and worker are checked to be the same build by the
 // handshake, since no_header turns off the archive's own checks.
 //
@@ -11,10 +12,10 @@
 // written and read here directly, in the very bytes the archive would have produced
 // (tests/unit/payload_test.cpp compares them): either side may use either path.
 
+#include <malt/detail/checked_iarchive.hpp>
 #include <malt/detail/wire.hpp>
 #include <malt/serialization.hpp>
 
-#include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 
 #include <cstring>
@@ -46,15 +47,6 @@ class vector_sink : public std::streambuf {
 
  private:
   std::vector<char>& out_;
-};
-
-class span_source : public std::streambuf {
- public:
-  explicit span_source(std::span<const char> in) {
-    char* p = const_cast<char*>(in.data());  // the get area is only read
-    setg(p, p, p + in.size());
-  }
-  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
 };
 
 // The types whose archive is their bytes: a number as it lies in memory; a string or a
@@ -93,7 +85,9 @@ class plain_reader {
   template <class T>
   void read(T& v) {
     if constexpr (std::is_same_v<T, bool>) {
-      v = take(1)[0] != 0;
+      const char byte = take(1)[0];
+      if (byte != 0 && byte != 1) throw std::runtime_error("a bool holds " + std::to_string(int(byte)) + ", not 0 or 1");
+      v = byte == 1;
     } else if constexpr (is_plain_number<T>) {
       std::memcpy(&v, take(sizeof v).data(), sizeof v);
     } else {
@@ -165,9 +159,15 @@ void encode_result(outgoing_frame& out, T&& result) {
   encode_values(out.bytes, result);
 }
 
-/// Fills every value from in, which must hold exactly their archive.
+/// What a decoder accepts beyond the bytes themselves.
+struct decode_limits {
+  std::size_t max_depth = default_max_decode_depth;  // nesting of collections
+};
+
+/// Fills every value from in, which must hold exactly their archive. Throws
+/// std::runtime_error (or a Boost archive_exception) naming what does not fit.
 template <class... T>
-void decode_values(std::span<const char> in, T&... values) {
+void decode_values(std::span<const char> in, decode_limits limits, T&... values) {
   std::size_t left_over = 0;
   if constexpr ((is_plain_value<T> && ...)) {
     plain_reader reader(in);
@@ -176,12 +176,17 @@ void decode_values(std::span<const char> in, T&... values) {
   } else {
     span_source source(in);
     {
-      boost::archive::binary_iarchive ar(source, archive_flags);
+      checked_iarchive ar(source, limits.max_depth);
       ((ar >> values), ...);
     }
     left_over = source.remaining();
   }
   if (left_over != 0) throw_left_over(left_over);
+}
+
+template <class... T>
+void decode_values(std::span<const char> in, T&... values) {
+  decode_values(in, decode_limits{}, values...);
 }
 
 }  // namespace malt::detail

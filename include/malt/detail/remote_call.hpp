@@ -52,6 +52,9 @@ void async_call(call_request& request, call_completion handler);
 
 boost::asio::any_io_executor executor_of(const worker_impl& w) noexcept;
 
+/// How deep the values w's replies carry may nest (worker_options::max_decode_depth).
+std::size_t max_decode_depth(const worker_impl& w) noexcept;
+
 /// An empty frame to encode a request into. It may hold the memory of an earlier large
 /// frame of w's connection: a large request then does not pay for fresh pages.
 std::vector<char> request_buffer(worker_impl& w);
