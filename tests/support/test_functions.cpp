@@ -104,6 +104,17 @@ asio::awaitable<int> start_spinning_child() {
   malt::remote_do(kept_children.back(), spin_forever);
   co_return kept_children.back().pid();
 }
+asio::awaitable<void> sleep_in_child_ms(int ms) {
+  malt::worker child = co_await malt::spawn_worker();
+  co_await malt::remote_call_wait(child, async_sleep_ms, ms);
+}
+void throw_long_message(std::uint32_t n) { throw std::runtime_error(std::string(n, 'E')); }
+void print_unbroken(std::uint32_t n) {
+  const std::string chunk(64 * 1024, 'u');
+  for (std::uint32_t done = 0; done < n; done += static_cast<std::uint32_t>(chunk.size()))
+    std::cout.write(chunk.data(), static_cast<std::streamsize>(std::min<std::size_t>(chunk.size(), n - done)));
+  std::cout.flush();
+}
 percent make_percent(int v) {
   percent p;
   p.value = v;
@@ -137,6 +148,9 @@ MALT_REMOTE(block_io_thread);
 MALT_REMOTE(nested_add);
 MALT_REMOTE(spawn_child_and_keep);
 MALT_REMOTE(start_spinning_child);
+MALT_REMOTE(sleep_in_child_ms);
+MALT_REMOTE(throw_long_message);
+MALT_REMOTE(print_unbroken);
 MALT_REMOTE(make_percent);
 MALT_REMOTE(percent_value);
 

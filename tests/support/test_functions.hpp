@@ -41,6 +41,9 @@ boost::asio::awaitable<void> block_io_thread();          // a coroutine that nev
 boost::asio::awaitable<int> nested_add(int depth);        // 1 + 1, depth workers further down
 boost::asio::awaitable<int> spawn_child_and_keep();       // pid of a worker it keeps running
 boost::asio::awaitable<int> start_spinning_child();       // the same, the child busy spinning
+boost::asio::awaitable<void> sleep_in_child_ms(int ms);   // awaits a call to a worker of its own
+void throw_long_message(std::uint32_t n);                 // a std::runtime_error of n letters
+void print_unbroken(std::uint32_t n);                     // n bytes on stdout, no newline
 
 /// A value whose decoding checks it: 0..100. A worker can still make an invalid one.
 struct percent {
