@@ -39,6 +39,7 @@ struct pending_call {
   std::optional<boost::asio::steady_timer> timer;  // the call's timeout, then the interrupt grace
   bool interrupt_sent = false;
   bool timed_out = false;
+  std::vector<char> held_frame;  // its request, while it waits for room in the write queue
 };
 using call_ptr = std::shared_ptr<pending_call>;
 

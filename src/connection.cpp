@@ -14,8 +14,18 @@ namespace asio = boost::asio;
 connection::connection(stream_socket socket, std::uint32_t max_frame_size)
     : socket_(std::move(socket)), max_(max_frame_size) {}
 
+namespace {
+std::size_t size_of(const outgoing_frame& f) noexcept { return f.bytes.size() + f.tail.size(); }
+}  // namespace
+
+std::size_t connection::queued_bytes() const noexcept {
+  std::lock_guard lock(m_);
+  return queued_bytes_;
+}
+
 void connection::send(outgoing_frame frame, std::uint64_t notify_id) {
   std::lock_guard lock(m_);
+  queued_bytes_ += size_of(frame);
   queue_.push_back({std::move(frame), notify_id, 0});
   if (!writing_) {
     writing_ = true;
@@ -35,6 +45,7 @@ void connection::send_at_once(outgoing_frame frame) {
       return;
     }
   }
+  queued_bytes_ += size_of(frame) - sent;
   queue_.push_back({std::move(frame), 0, sent});
   if (!writing_) {  // the socket is full (or failed): the I/O thread waits until it can write
     writing_ = true;
@@ -58,6 +69,7 @@ std::size_t connection::write_now(const outgoing_frame& frame) noexcept {
 void connection::start_write() {
   if (!open_) {
     queue_.clear();
+    queued_bytes_ = 0;
     writing_ = false;
     return;
   }
@@ -81,8 +93,10 @@ void connection::on_write_done(boost::system::error_code ec) {
     std::lock_guard lock(m_);
     if (ec) {
       queue_.clear();
+      queued_bytes_ = 0;
     } else {
       for (std::size_t i = 0; i < in_flight_; ++i) {
+        queued_bytes_ -= size_of(queue_.front().frame) - queue_.front().sent;
         if (queue_.front().notify_id != 0 && written_) written_(queue_.front().notify_id);
         spare_.give(std::move(queue_.front().frame.bytes));
         queue_.pop_front();
@@ -94,13 +108,15 @@ void connection::on_write_done(boost::system::error_code ec) {
     else
       start_write();
   }
-  if (ec) close();  // the reader sees the end and the owner fails what is pending
+  if (ec) return close();  // the reader sees the end and the owner fails what is pending
+  if (room_) room_();
 }
 
 bool connection::withdraw(std::uint64_t notify_id) noexcept {
   std::lock_guard lock(m_);
   for (auto it = queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_); it != queue_.end(); ++it)
     if (it->notify_id == notify_id) {
+      queued_bytes_ -= size_of(it->frame) - it->sent;
       queue_.erase(it);
       return true;
     }

@@ -44,6 +44,10 @@ class connection : public std::enable_shared_from_this<connection> {
   void send_at_once(outgoing_frame frame);
   void send(std::vector<char> frame, std::uint64_t notify_id = 0) { send(outgoing_frame{std::move(frame), {}, {}}, notify_id); }
   void on_written(std::function<void(std::uint64_t)> f) { written_ = std::move(f); }
+  /// Called on the I/O thread, unlocked, each time a write has made room in the queue.
+  void on_room(std::function<void()> f) { room_ = std::move(f); }
+  /// Bytes handed to send and not yet written.
+  std::size_t queued_bytes() const noexcept;
 
   /// Reads and decodes frames until the stream ends, calling on_frame for each.
   boost::asio::awaitable<read_end> read_frames(std::function<void(frame&&)> on_frame);
@@ -71,13 +75,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
   stream_socket socket_;
   std::uint32_t max_;
-  std::mutex m_;  // guards the writer's state and the socket's closing
+  mutable std::mutex m_;  // guards the writer's state and the socket's closing
   bool open_ = true;
   bool writing_ = false;  // the I/O thread writes queue_; a write is under way or posted
   std::deque<queued> queue_;
   std::size_t in_flight_ = 0;  // frames at the front of queue_ being written
+  std::size_t queued_bytes_ = 0;
   std::vector<boost::asio::const_buffer> buffers_;
   std::function<void(std::uint64_t)> written_;
+  std::function<void()> room_;
   spare_buffer spare_;
 };
 

@@ -27,6 +27,7 @@ class category final : public boost::system::error_category {
       case errc::stop_failed: return "the worker did not exit";
       case errc::interrupted: return "the call was interrupted";
       case errc::timed_out: return "the call timed out";
+      case errc::queue_full: return "too many bytes wait to be written to the worker";
     }
     return "unknown malt error";
   }

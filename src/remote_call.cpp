@@ -64,7 +64,7 @@ void wait_for_interrupt(worker_impl& w, const call_ptr& c) {
 
 void cancel(worker_impl& w, const call_ptr& c, asio::cancellation_type_t type) {
   if (!c->handler || c->state == call_state::done || c->state == call_state::abandoned) return;  // done wins
-  if (c->state == call_state::queued && w.conn().withdraw(c->id)) {  // never written: no side effects
+  if (c->state == call_state::queued && w.withdraw(*c)) {  // never written: no side effects
     w.calls().withdraw(*c);
     return deliver(w, *c);
   }
@@ -104,12 +104,13 @@ void deliver(worker_impl& w, pending_call& c) {
   asio::post(w.executor(), asio::append(std::move(handler), outcome(w, c), std::move(c.reply)));
 }
 
-call_ptr start_call(worker_impl& w, std::vector<char> frame, bool send_value) {
+call_ptr start_call(worker_impl& w, std::vector<char> frame, bool send_value, bool may_wait) {
   w.check_running();
   check_size(w, frame);
+  if (!may_wait) w.check_room(frame.size());
   auto c = w.calls().add();
   write_header(frame, frame_type::call, send_value ? flag_send_value : flag_none, c->id);
-  w.conn().send(std::move(frame), c->id);
+  w.queue_call(c, std::move(frame));
   return c;
 }
 
@@ -135,7 +136,7 @@ void async_call(call_request& request, call_completion handler) {
   call_ptr call = std::move(request.started);
   if (!call) {
     try {
-      call = start_call(*w, std::move(request.frame), request.settings.send_value);
+      call = start_call(*w, std::move(request.frame), request.settings.send_value, true);
     } catch (...) {
       return fail(std::current_exception());
     }
@@ -172,6 +173,7 @@ void recycle(worker_impl& w, std::vector<char>&& reply) noexcept { w.conn().spar
 void send_no_reply(worker_impl& w, std::vector<char> frame) {
   w.check_running();
   check_size(w, frame);
+  w.check_room(frame.size());
   write_header(frame, frame_type::call_no_reply, flag_none, w.calls().reserve_id());
   w.conn().send(std::move(frame));
 }

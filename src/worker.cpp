@@ -20,6 +20,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -133,6 +134,7 @@ void worker_impl::start() {
     live().workers[pid_] = weak_from_this();
   }
   conn_->on_written([this](std::uint64_t id) { calls_.mark_written(id); });
+  conn_->on_room([this] { release_room(); });
   auto self = shared_from_this();
   asio::co_spawn(ex_, [self]() -> asio::awaitable<void> {
     auto end = co_await self->conn_->read_frames([w = self.get()](frame&& f) { w->on_frame(std::move(f)); });
@@ -323,6 +325,7 @@ struct worker_impl::exit_waiter {
 };
 
 void worker_impl::finish() {
+  waiting_for_room_.clear();
   for (auto& c : calls_.terminate_all()) deliver(*this, *c);
   if (handshake_.state != call_state::done) {
     handshake_.state = call_state::done;
@@ -389,6 +392,47 @@ asio::awaitable<bool> worker_impl::stop() {
   signal(SIGKILL);
   if (co_await wait_finished(std::chrono::seconds(10))) co_return true;
   throw error(errc::stop_failed, summary_ + " did not exit 10 s after SIGKILL");
+}
+
+bool worker_impl::has_room(std::size_t size) const noexcept {
+  const std::size_t queued = conn_->queued_bytes();
+  return queued == 0 || queued + size <= options_.max_queued_bytes;
+}
+
+void worker_impl::check_room(std::size_t size) const {
+  if (waiting_for_room_.empty() && has_room(size)) return;
+  throw error(errc::queue_full, "the request cannot be queued: " + std::to_string(conn_->queued_bytes()) +
+                                    " bytes wait to be written to " + summary_ +
+                                    ", the limit is worker_options::max_queued_bytes = " +
+                                    std::to_string(options_.max_queued_bytes) +
+                                    " (an awaited call waits for room instead)");
+}
+
+void worker_impl::queue_call(const call_ptr& c, std::vector<char> frame) {
+  if (waiting_for_room_.empty() && has_room(frame.size())) return conn_->send(std::move(frame), c->id);
+  c->held_frame = std::move(frame);
+  waiting_for_room_.push_back(c);
+}
+
+void worker_impl::release_room() {
+  while (!waiting_for_room_.empty()) {
+    auto& c = waiting_for_room_.front();
+    if (!has_room(c->held_frame.size())) return;
+    conn_->send(std::move(c->held_frame), c->id);
+    c->held_frame = {};
+    waiting_for_room_.pop_front();
+  }
+}
+
+bool worker_impl::withdraw(pending_call& c) noexcept {
+  auto held = std::find_if(waiting_for_room_.begin(), waiting_for_room_.end(), [&](auto& p) { return p.get() == &c; });
+  if (held != waiting_for_room_.end()) {
+    waiting_for_room_.erase(held);
+    c.held_frame = {};
+    if (!waiting_for_room_.empty()) release_room();  // those behind it may fit now
+    return true;
+  }
+  return conn_->withdraw(c.id);
 }
 
 void worker_impl::send_interrupt(std::uint64_t id) {

@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,13 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   std::uint32_t max_frame_size() const noexcept { return options_.max_frame_size; }
   const worker_options& options() const noexcept { return options_; }
   std::chrono::milliseconds interrupt_grace() const noexcept { return options_.interrupt_grace; }
+  /// Writes the call's frame, or holds it until the write queue has room for it
+  /// (worker_options::max_queued_bytes); calls go out in the order they came.
+  void queue_call(const call_ptr& c, std::vector<char> frame);
+  /// Throws error{queue_full} unless a frame of size bytes can be queued now.
+  void check_room(std::size_t size) const;
+  /// Takes back a call whose frame no write has started on. False if it is (being) sent.
+  bool withdraw(pending_call& c) noexcept;
   /// Asks the worker to interrupt call id, or every running call if id is 0.
   void send_interrupt(std::uint64_t id);
 
@@ -86,6 +94,8 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   /// True once finished(), waiting at most d.
   boost::asio::awaitable<bool> wait_finished(std::chrono::milliseconds d);
   void start_forwarding();
+  bool has_room(std::size_t size) const noexcept;
+  void release_room();
 
   boost::asio::any_io_executor ex_;
   worker_options options_;
@@ -107,6 +117,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   std::optional<int> exit_code_, exit_signal_;
   std::string end_reason_;
   std::vector<boost::asio::steady_timer*> finish_waiters_;
+  std::deque<call_ptr> waiting_for_room_;
   struct exit_waiter;
   std::vector<std::shared_ptr<exit_waiter>> exit_waiters_;
 };

@@ -152,7 +152,8 @@ using call_signature = typename call_signature_of<T>::type;
 ///
 /// Per-operation cancellation, by the state of the call when the slot fires (a coroutine
 /// passes on only terminal cancellation unless it resets its cancellation state):
-/// * not yet written to the worker: any type takes the request back; the call completes
+/// * not yet written to the worker (queued, or waiting for room in the write queue): any
+///   type takes the request back; the call completes
 ///   with operation_aborted and nothing ran.
 /// * running in the worker: total is not honoured (the call has effects); partial sends an
 ///   interrupt and waits up to worker_options::interrupt_grace for the worker's answer
@@ -209,7 +210,8 @@ using task = call_op<T>;
 // aggregate temporaries in a co_await expression bitwise).
 
 /// Runs f(args...) in the worker and returns its value. The request is sent when the
-/// operation is initiated (co_await).
+/// operation is initiated (co_await), or, while more than worker_options::max_queued_bytes
+/// wait to be written, as soon as there is room.
 template <class F, class... Args>
 call_op<detail::result_of<F>> remote_call_fetch(const worker& w, const F& f, Args&&... args) {
   std::string name = detail::callee_of<F>::name(f);
@@ -227,18 +229,20 @@ call_op<void> remote_call_wait(const worker& w, const F& f, Args&&... args) {
 }
 
 /// Sends the request before returning; the task gives the value or rethrows.
-/// Throws at once (not from the task) if the worker is not running.
+/// Throws at once (not from the task) if the worker is not running, or error{queue_full}
+/// if more than worker_options::max_queued_bytes already wait to be written.
 template <class F, class... Args>
 task<detail::result_of<F>> remote_call(const worker& w, const F& f, Args&&... args) {
   std::string name = detail::callee_of<F>::name(f);
-  auto call = detail::start_call(*w.impl(), detail::make_call_frame<F>(*w.impl(), name, std::forward<Args>(args)...), true);
+  auto call = detail::start_call(*w.impl(), detail::make_call_frame<F>(*w.impl(), name, std::forward<Args>(args)...), true, false);
   std::vector<char> sent;
   return task<detail::result_of<F>>(detail::make_request(w.impl(), std::move(call), std::move(sent), true, std::move(name)));
 }
 
 
 /// Sends the request and returns; no reply is ever sent. A failure in the worker is
-/// printed on the worker's stderr. Throws at once if the worker is not running.
+/// printed on the worker's stderr. Throws at once if the worker is not running, or
+/// error{queue_full} as remote_call does.
 template <class F, class... Args>
 void remote_do(const worker& w, const F& f, Args&&... args) {
   detail::send_no_reply(*w.impl(), detail::make_call_frame<F>(*w.impl(), detail::callee_of<F>::name(f),

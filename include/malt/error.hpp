@@ -32,6 +32,7 @@ enum class errc : int {
   stop_failed,           ///< the worker survived SIGKILL for longer than allowed
   interrupted,           ///< the call was interrupted in the worker
   timed_out,             ///< the call's timeout expired; it was interrupted in the worker
+  queue_full,            ///< more than worker_options::max_queued_bytes wait to be written
 };
 
 const boost::system::error_category& error_category() noexcept;

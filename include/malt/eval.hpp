@@ -49,7 +49,7 @@ template <class T = value>
 call_op<T, value> remote_eval(const worker& w, std::string code) {
   static_assert(is_value_convertible<T>, "remote_eval<T>: T must convert from malt::value");
   const std::string& name = builtin::eval.name();
-  auto call = detail::start_call(*w.impl(), detail::make_call_frame<remote<value(std::string)>>(*w.impl(), name, std::move(code)), true);
+  auto call = detail::start_call(*w.impl(), detail::make_call_frame<remote<value(std::string)>>(*w.impl(), name, std::move(code)), true, false);
   std::vector<char> sent;
   return call_op<T, value>(detail::make_request(w.impl(), std::move(call), std::move(sent), true, name));
 }

@@ -58,6 +58,13 @@ struct worker_options {
   /// 64 KiB, for reuse by the next, until the worker is gone: at most this much each.
   std::uint32_t max_frame_size = 256u << 20;
 
+  /// How many bytes of requests may wait to be written to this worker (one that does not
+  /// read, or reads slowly). Beyond it an awaited call waits, in order, for room (it can be
+  /// cancelled meanwhile, sending nothing); an eager call (remote_call, remote_eval,
+  /// remote_do) cannot wait and throws error{queue_full}. A single request larger than
+  /// this is written when nothing else waits.
+  std::size_t max_queued_bytes = 64u << 20;
+
   /// How deep collections may nest in a value the host decodes from this worker (a Lua
   /// table in a table counts one level each). Deeper values fail the call with
   /// decode_error instead of exhausting the host's stack.

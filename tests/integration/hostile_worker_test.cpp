@@ -367,6 +367,47 @@ BOOST_AUTO_TEST_CASE(crashed_workers_replaced_in_bursts_are_all_known) {
   }, std::chrono::seconds(120));
 }
 
+BOOST_AUTO_TEST_CASE(a_worker_that_does_not_read_holds_back_calls_not_memory) {
+  run([]() -> asio::awaitable<void> {
+    auto o = hostile("never_read");
+    o.max_queued_bytes = 8u << 20;
+    o.exit_timeout = std::chrono::milliseconds(100);
+    malt::worker w = co_await malt::spawn_worker(o);
+    const auto before = peak_rss();
+    // Eager calls cannot wait: past the limit they are refused, and memory stays bounded.
+    std::vector<malt::task<std::uint64_t>> sent;
+    int refused = 0;
+    for (int i = 0; i < 1000; ++i) {
+      try {
+        sent.push_back(malt::remote_call(w, byte_sum, std::vector<std::uint8_t>(1u << 20, 1)));
+      } catch (const malt::error& e) {
+        BOOST_TEST((e.code() == malt::errc::queue_full));
+        ++refused;
+      }
+    }
+    BOOST_TEST(sent.size() <= 10u);
+    BOOST_TEST(refused >= 990);
+    BOOST_TEST(peak_rss() - before < std::size_t(32) << 20);
+    // An awaited call waits for room, and can be cancelled meanwhile, sending nothing.
+    asio::cancellation_signal cancel;
+    std::optional<std::exception_ptr> waited;
+    malt::remote_call_fetch(w, byte_sum, std::vector<std::uint8_t>(1u << 20, 1))(
+        asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, std::uint64_t) { waited = e; }));
+    co_await sleep_for(100ms);
+    BOOST_TEST(!waited.has_value());
+    cancel.emit(asio::cancellation_type::terminal);
+    co_await sleep_for(20ms);
+    BOOST_REQUIRE(waited.has_value());
+    try {
+      std::rethrow_exception(*waited);
+    } catch (const boost::system::system_error& e) {
+      BOOST_TEST((e.code() == asio::error::operation_aborted));
+    }
+    co_await malt::stop(w);
+    for (auto& t : sent) co_await thrown<malt::terminated_worker_exception>(std::move(t));
+  });
+}
+
 // A host whose stdout is a pipe nobody reads, or a pipe whose reader has gone.
 int run_output_host(bool reader_gone) {
   int out[2];

@@ -30,8 +30,10 @@ struct call_settings {
 
 /// Queues a call frame (payload after frame_header_size bytes); it is written at once when
 /// nothing is queued before it. Throws terminated_worker_exception if the worker is not
-/// running, error{frame_too_large} if the frame is over the limit.
-call_ptr start_call(worker_impl& w, std::vector<char> frame, bool send_value);
+/// running, error{frame_too_large} if the frame is over the limit. Past
+/// worker_options::max_queued_bytes, a call that may wait is held until there is room;
+/// one that may not (an eager call) throws error{queue_full}.
+call_ptr start_call(worker_impl& w, std::vector<char> frame, bool send_value, bool may_wait);
 
 /// Everything a call operation needs to start, shared by its ways of being awaited.
 struct call_request {
@@ -62,7 +64,7 @@ std::vector<char> request_buffer(worker_impl& w);
 /// Gives a reply's bytes back to w's connection, for its next large frame.
 void recycle(worker_impl& w, std::vector<char>&& reply) noexcept;
 
-/// Queues a call the worker never answers.
+/// Queues a call the worker never answers; throws error{queue_full} past the limit.
 void send_no_reply(worker_impl& w, std::vector<char> frame);
 
 /// The decode_error for a result of function that did not decode.
