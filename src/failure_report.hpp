@@ -3,8 +3,8 @@
 
 // The payload of a failure frame, the worker's answer to a call that did not produce a
 // value: the errc, then the exception's type, message and stack trace. The worker writes
-// it to fit the frame limit whatever the exception said (the trace goes first, then the
-// message's end, and the text says so); the host reads it trusting nothing.
+// it to fit the frame limit whatever the exception said (when both do not fit, the stack
+// trace keeps at most a quarter of the room and the message the rest; each cut says so); the host reads it trusting nothing.
 
 #include <malt/error.hpp>
 

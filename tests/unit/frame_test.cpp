@@ -146,6 +146,33 @@ BOOST_AUTO_TEST_CASE(length_over_the_cap_is_refused_before_allocating) {
   BOOST_TEST(d.prepare().size() <= 64u * 1024u);  // nothing was allocated for it
 }
 
+BOOST_AUTO_TEST_CASE(a_large_frame_grows_its_buffer_as_its_bytes_arrive) {
+  const std::uint32_t claimed = 200u << 20;
+  frame_decoder d(256u << 20);
+  auto bytes = make_frame(frame_type::result, 1, std::string(100, 'x'));
+  std::memcpy(bytes.data(), &claimed, sizeof claimed);
+  feed(d, bytes, 1 << 20);
+  frame f;
+  BOOST_TEST(int(d.next(f)) == int(decode_status::need_more));
+  BOOST_TEST(d.prepare().size() <= std::size_t(first_large_chunk));  // 1 MiB, not 200
+  // As the bytes come, the room doubles; the frame is whole when the claim is met.
+  std::size_t filled = 100;
+  std::size_t largest_room = 0;
+  while (filled < claimed) {
+    auto space = d.prepare();
+    largest_room = std::max(largest_room, space.size());
+    BOOST_REQUIRE(space.size() <= filled + first_large_chunk);
+    std::memset(space.data(), 'y', space.size());
+    d.commit(space.size());
+    filled += space.size();
+  }
+  BOOST_TEST(int(d.next(f)) == int(decode_status::frame));
+  BOOST_TEST(f.payload.size() == claimed);
+  BOOST_TEST(f.payload[99] == 'x');
+  BOOST_TEST(f.payload[100] == 'y');
+  BOOST_TEST(largest_room > std::size_t(first_large_chunk));
+}
+
 BOOST_AUTO_TEST_CASE(unknown_type_is_refused) {
   frame_decoder d(1000);
   auto bytes = make_frame(frame_type::call, 1, "x");
