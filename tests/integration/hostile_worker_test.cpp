@@ -3,6 +3,8 @@
 // output floods into a host stream nobody reads. Each time the host lives on, the call
 // fails with an error that names the problem within a bound, the host's peak memory stays
 // small, and no process is left behind.
+#include "hostile_bytes.hpp"
+#include "memory.hpp"
 #include "run.hpp"
 #include "test_functions.hpp"
 #include "worker_impl.hpp"
@@ -25,14 +27,6 @@ using namespace malt_test;
 namespace asio = boost::asio;
 
 namespace {
-
-std::size_t peak_rss() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.starts_with("VmHWM:")) return std::stoul(line.substr(6)) * 1024;
-  return 0;
-}
 
 // A scratch file that is removed when the test is over.
 struct temp_file {
@@ -73,35 +67,6 @@ void end_descendant(pid_t pid) {
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// The bytes of v with the first count of 3 (a std::size_t) replaced by lie.
-template <class T>
-std::vector<char> with_lying_count(const T& v, std::size_t lie) {
-  std::vector<char> bytes;
-  malt::detail::encode_values(bytes, v);
-  const std::size_t three = 3;
-  auto at = std::search(bytes.begin(), bytes.end(), reinterpret_cast<const char*>(&three),
-                        reinterpret_cast<const char*>(&three) + sizeof three);
-  std::memcpy(&*at, &lie, sizeof lie);
-  return bytes;
-}
-
-malt::value nested_arrays(std::size_t depth) {
-  malt::value v = malt::value::array{};
-  for (std::size_t i = 1; i < depth; ++i) v = malt::value::array{std::move(v)};
-  return v;
-}
-
-// A malt::value nested depth arrays deep, crafted without building it.
-std::vector<char> deep_value_bytes(std::size_t depth) {
-  std::vector<char> four;
-  malt::detail::encode_values(four, nested_arrays(4));
-  const std::ptrdiff_t unit = 16;
-  std::vector<char> out(four.begin(), four.end() - unit);
-  for (std::size_t i = 4; i < depth; ++i) out.insert(out.end(), four.end() - 2 * unit, four.end() - unit);
-  out.insert(out.end(), four.end() - unit, four.end());
-  return out;
-}
 
 // The reply the worker sends to the first call, and what the host made of it.
 template <class T>
@@ -237,6 +202,28 @@ BOOST_AUTO_TEST_CASE(a_death_hidden_by_a_descendant_holding_the_socket_is_seen) 
   watchdog.join();
   BOOST_TEST(done);
   end_descendant(pid_file.read_pid());
+  BOOST_TEST(kill_children() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_eval_that_leaves_a_background_process_does_not_hold_the_host) {
+  asio::io_context io;
+  pid_t worker_pid = -1;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    worker_pid = w.pid();
+    // The shell's background job inherits the worker's stdout and stderr pipes.
+    co_await malt::remote_eval_wait(w, "os.execute('sleep 30 &')");
+    const auto start = std::chrono::steady_clock::now();
+    BOOST_TEST(co_await malt::stop(w));
+    BOOST_TEST(seconds_since(start) < 2.0);
+  }, asio::detached);
+  const auto start = std::chrono::steady_clock::now();
+  io.run_for(std::chrono::seconds(20));
+  BOOST_TEST(io.stopped(), "the host's io_context still had work: the background job's pipes");
+  BOOST_TEST(seconds_since(start) < 5.0);
+  // Containment of a worker's descendants is not this test's: end the job here.
+  for (pid_t p : child_processes()) end_descendant(p);
+  BOOST_TEST(worker_pid > 0);
   BOOST_TEST(kill_children() == 0u);
 }
 

@@ -2,26 +2,16 @@
 // runs it with its own stdout on a pipe nobody reads, or on a pipe whose reader has gone
 // (tests/integration/hostile_worker_test.cpp). It exits 0 if every call completed, with
 // its peak memory bounded; it must neither hang nor die of SIGPIPE.
+#include "memory.hpp"
 #include "test_functions.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 namespace asio = boost::asio;
-
-namespace {
-std::size_t peak_rss() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.starts_with("VmHWM:")) return std::stoul(line.substr(6)) * 1024;
-  return 0;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   if (auto code = malt::maybe_run_worker(argc, argv)) return *code;
@@ -44,7 +34,7 @@ int main(int argc, char** argv) {
     }
   });
   io.run();
-  const std::size_t peak = peak_rss();
+  const std::size_t peak = malt_test::peak_rss();
   if (peak > (std::size_t(48) << 20)) {
     std::fprintf(stderr, "malt_output_host: peak memory %zu bytes\n", peak);
     return 3;
