@@ -118,6 +118,9 @@ worker_impl::worker_impl(asio::any_io_executor ex, child_process child, worker_o
 }
 
 worker_impl::~worker_impl() {
+  // A write that completes after this must not report to it.
+  conn_->on_written(nullptr);
+  conn_->on_room(nullptr);
   if (!exited_ && has_process()) {
     // The io_context went away before the worker ended: end it without waiting.
     pidfd_signal(pidfd_.native_handle(), SIGKILL);
@@ -369,6 +372,7 @@ asio::awaitable<bool> worker_impl::wait_finished(std::chrono::milliseconds d) {
 }
 
 asio::awaitable<bool> worker_impl::stop() {
+  if (has_process()) check_exit();  // a process that has just ended was not running
   if (exited_) {  // ended before: once what it left is failed, there is nothing to stop
     co_await wait_finished(exit_drain_time * 2);
     co_return false;

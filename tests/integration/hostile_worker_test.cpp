@@ -109,7 +109,7 @@ struct lying_replies {
 BOOST_AUTO_TEST_CASE(replies_whose_lengths_lie_cost_no_memory) {
   run([]() -> asio::awaitable<void> {
     const lying_replies replies;
-    const auto before = peak_rss();
+    const auto before = reset_peak_rss();
     auto why = co_await decode_failure_for<std::map<std::string, int>>(replies.map, std::string("map"));
     BOOST_TEST(contains(why, "claims 1099511627776 elements"), why);
     why = co_await decode_failure_for<std::vector<std::string>>(replies.strings, std::string("strings"));
@@ -120,19 +120,19 @@ BOOST_AUTO_TEST_CASE(replies_whose_lengths_lie_cost_no_memory) {
     BOOST_TEST(contains(why, "claims a string of 1073741824 bytes"), why);
     why = co_await decode_failure_for<bool>(replies.bad_bool, std::string("bool"));
     BOOST_TEST(contains(why, "a bool holds 2"), why);
-    BOOST_TEST(peak_rss() - before < std::size_t(64) << 20);
+    BOOST_TEST(grew_less_than(before, std::size_t(64) << 20));
   });
 }
 
 BOOST_AUTO_TEST_CASE(a_frame_header_claiming_the_limit_costs_only_the_bytes_sent) {
   run([]() -> asio::awaitable<void> {
-    const auto before = peak_rss();
+    const auto before = reset_peak_rss();
     malt::worker w = co_await malt::spawn_worker(hostile("header_only", std::to_string(256u << 20)));
     const auto start = std::chrono::steady_clock::now();
     auto e = co_await thrown<malt::terminated_worker_exception>(malt::remote_call_fetch(w, some_int));
     BOOST_TEST(seconds_since(start) < 5.0);
     BOOST_TEST(contains(e.what(), "ended inside a frame"), e.what());
-    BOOST_TEST(peak_rss() - before < std::size_t(32) << 20);
+    BOOST_TEST(grew_less_than(before, std::size_t(32) << 20));
     co_await malt::stop(w);
   });
 }
@@ -360,7 +360,7 @@ BOOST_AUTO_TEST_CASE(a_worker_that_does_not_read_holds_back_calls_not_memory) {
     o.max_queued_bytes = 8u << 20;
     o.exit_timeout = std::chrono::milliseconds(100);
     malt::worker w = co_await malt::spawn_worker(o);
-    const auto before = peak_rss();
+    const auto before = reset_peak_rss();
     // Eager calls cannot wait: past the limit they are refused, and memory stays bounded.
     std::vector<malt::task<std::uint64_t>> sent;
     int refused = 0;
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(a_worker_that_does_not_read_holds_back_calls_not_memory) {
     }
     BOOST_TEST(sent.size() <= 10u);
     BOOST_TEST(refused >= 990);
-    BOOST_TEST(peak_rss() - before < std::size_t(32) << 20);
+    BOOST_TEST(grew_less_than(before, std::size_t(32) << 20));
     // An awaited call waits for room, and can be cancelled meanwhile, sending nothing.
     asio::cancellation_signal cancel;
     std::optional<std::exception_ptr> waited;
