@@ -259,13 +259,15 @@ void worker_impl::watch_exit() {
     for (;;) {
       auto [ec] = co_await self->pidfd_.async_wait(asio::posix::descriptor_base::wait_read,
                                                    asio::as_tuple(asio::use_awaitable));
-      if (self->exited_) co_return;
-      if (ec && ec != asio::error::interrupted) {  // the pidfd itself failed: nothing to wait on
-        self->exited_ = true;
-        if (self->end_reason_.empty()) self->end_reason_ = "the host lost track of its process: " + ec.message();
-        co_return self->on_exit();
+      if (self->exited_ || self->check_exit()) co_return;
+      if (ec && ec != asio::error::interrupted) {
+        // The wait itself failed: a worker the host cannot watch is ended, and reaped once
+        // its pidfd reports the exit; never forgotten while it may live.
+        if (self->end_reason_.empty()) self->end_reason_ = "the host could not watch its process: " + ec.message();
+        self->signal(SIGKILL);
+        asio::steady_timer pause(self->ex_, std::chrono::milliseconds(10));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       }
-      if (self->check_exit()) co_return;
     }
   }, asio::detached);
 }
@@ -340,7 +342,6 @@ void worker_impl::finish() {
   exit_waiters_.clear();
   for (auto& x : waiters) x->complete({}, *exit_status());
 }
-
 
 std::optional<malt::exit_status> worker_impl::exit_status() const {
   if (!exited_) return std::nullopt;
