@@ -70,6 +70,24 @@ asio::awaitable<void> show_deadline(const malt::worker& w) {
   std::cout << "   the worker carries on: add(2, 2) = " << co_await malt::remote_call_fetch(w, add, 2, 2) << "\n";
 }
 
+asio::awaitable<void> show_failures(const malt::worker& w) {
+  std::cout << "7. a function that throws: the host gets malt::remote_exception\n";
+  try {
+    co_await malt::remote_call_fetch(w, checked_sqrt, -1.0);
+  } catch (const malt::remote_exception& e) {
+    std::cout << "   caught " << e.type_name() << ": " << e.message() << "\n   full text:\n" << e.what() << "\n";
+  }
+  std::cout << "   the worker carries on: checked_sqrt(2) = " << co_await malt::remote_call_fetch(w, checked_sqrt, 2.0)
+            << "\n";
+
+  std::cout << "8. a function unknown to this program, called by name and signature\n";
+  try {
+    co_await malt::remote_call_fetch(w, malt::remote<int(int)>{"not_there"}, 1);
+  } catch (const malt::remote_exception& e) {
+    std::cout << "   " << e.message() << "\n";
+  }
+}
+
 asio::awaitable<void> tour() {
   std::cout << "1. spawn_worker starts a worker process (this program, re-run as a worker)\n";
   malt::worker w = co_await malt::spawn_worker();
@@ -93,21 +111,7 @@ asio::awaitable<void> tour() {
   std::cout << "6. evaluating Lua in the worker's global state\n";
   co_await show_lua(w);
 
-  std::cout << "7. a function that throws: the host gets malt::remote_exception\n";
-  try {
-    co_await malt::remote_call_fetch(w, checked_sqrt, -1.0);
-  } catch (const malt::remote_exception& e) {
-    std::cout << "   caught " << e.type_name() << ": " << e.message() << "\n   full text:\n" << e.what() << "\n";
-  }
-  std::cout << "   the worker carries on: checked_sqrt(2) = " << co_await malt::remote_call_fetch(w, checked_sqrt, 2.0)
-            << "\n";
-
-  std::cout << "8. a function unknown to this program, called by name and signature\n";
-  try {
-    co_await malt::remote_call_fetch(w, malt::remote<int(int)>{"not_there"}, 1);
-  } catch (const malt::remote_exception& e) {
-    std::cout << "   " << e.message() << "\n";
-  }
+  co_await show_failures(w);
 
   std::cout << "9. nesting: the worker starts a worker of its own\n";
   std::cout << "   add_in_a_child(20, 22) = " << co_await malt::remote_call_fetch(w, add_in_a_child, 20, 22) << "\n";

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -51,6 +52,7 @@ void validate(const worker_options& o, const std::string& exe) {
   auto bad = [](const std::string& m) { throw error(errc::invalid_options, "invalid worker_options: " + m); };
   if (o.max_frame_size < 4096) bad("max_frame_size must be at least 4096 bytes");
   if (o.max_decode_depth == 0) bad("max_decode_depth must be at least 1");
+  if (o.limits.cpu_time.count() < 0) bad("limits.cpu_time cannot be negative");
   if (o.startup_timeout.count() <= 0) bad("startup_timeout must be positive");
   if (o.exit_timeout.count() < 0 || o.term_timeout.count() < 0) bad("stop timeouts cannot be negative");
   for (const auto& [k, v] : o.env)
@@ -107,7 +109,33 @@ struct spawn_attributes {
   }
 };
 
+// Sets the child's limits through prlimit: posix_spawn returns once the child has started
+// the worker program, which serves nothing before the host's handshake.
+void apply_limits(pid_t pid, const worker_limits& l) {
+  auto set = [pid](__rlimit_resource resource, const char* name, rlim_t soft, rlim_t hard) {
+    const rlimit value{soft, hard};
+    if (::prlimit(pid, resource, &value, nullptr) != 0)
+      fail(std::string("cannot set the worker's ") + name + " limit", errno);
+  };
+  if (l.address_space != 0) set(RLIMIT_AS, "address space", l.address_space, l.address_space);
+  if (l.cpu_time.count() != 0) {
+    const auto s = static_cast<rlim_t>(l.cpu_time.count());
+    set(RLIMIT_CPU, "CPU time", s, s + 1);  // SIGXCPU, then SIGKILL a second later
+  }
+  if (l.open_files != 0) set(RLIMIT_NOFILE, "open files", l.open_files, l.open_files);
+  if (l.file_size != 0) set(RLIMIT_FSIZE, "file size", l.file_size, l.file_size);
+  if (!l.core_dumps) set(RLIMIT_CORE, "core file", 0, 0);
+}
+
 }  // namespace
+
+std::string limit_reached(const worker_limits& limits, int signo) {
+  if (signo == SIGXCPU && limits.cpu_time.count() != 0)
+    return "CPU limit " + std::to_string(limits.cpu_time.count()) + " s (worker_options::limits.cpu_time)";
+  if (signo == SIGXFSZ && limits.file_size != 0)
+    return "file size limit " + std::to_string(limits.file_size) + " bytes (worker_options::limits.file_size)";
+  return {};
+}
 
 std::string drain(int fd, std::size_t limit) {
   std::string out;
@@ -169,12 +197,21 @@ child_process spawn_child(const worker_options& options) {
   child_process child;
   if (int rc = ::posix_spawn(&child.pid, exe.c_str(), &sa.actions, &sa.attr, argv.data(), envp.data()); rc != 0)
     fail("cannot start worker executable '" + exe + "'", rc);
+  auto end_child = [&] {
+    ::kill(child.pid, SIGKILL);
+    ::waitpid(child.pid, nullptr, 0);
+  };
   child.pidfd = unique_fd(pidfd_open(child.pid));
   if (!child.pidfd) {
     const int e = errno;
-    ::kill(child.pid, SIGKILL);
-    ::waitpid(child.pid, nullptr, 0);
+    end_child();
     fail("pidfd_open", e);
+  }
+  try {
+    apply_limits(child.pid, options.limits);
+  } catch (...) {
+    end_child();
+    throw;
   }
   child.socket = std::move(host_end);
   child.stdout_pipe = std::move(out_r);

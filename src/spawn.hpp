@@ -45,6 +45,10 @@ struct child_process {
 /// Throws error{invalid_options} or spawn_error.
 child_process spawn_child(const worker_options& options);
 
+/// The limit of limits that a process ended by signo ran into, as a phrase ("CPU limit
+/// 2 s"); empty when the signal is not a limit's.
+std::string limit_reached(const worker_limits& limits, int signo);
+
 /// pidfd system calls (glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++).
 int pidfd_open(pid_t pid) noexcept;
 int pidfd_signal(int pidfd, int signo) noexcept;

@@ -288,6 +288,8 @@ bool worker_impl::check_exit() {
     exit_code_ = info.si_status;
   else if (info.si_code != 0)
     exit_signal_ = info.si_status;
+  if (exit_signal_)
+    if (auto limit = limit_reached(options_.limits, *exit_signal_); !limit.empty()) end_reason_ = std::move(limit);
   exited_ = true;
   on_exit();
   return true;

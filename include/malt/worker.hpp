@@ -81,8 +81,8 @@ class worker {
 /// synchronous functions run on a thread pool of its own, its coroutine functions and
 /// evals on this io_context. kill() does nothing; stop() ends it (or, if its code holds
 /// the io_context past exit_timeout, stops talking to it); running_workers() does not
-/// list it. Of worker_options, max_frame_size, interrupt_grace, exit_timeout and
-/// term_timeout apply.
+/// list it, and limits do not apply to it. Of worker_options, max_frame_size,
+/// interrupt_grace, exit_timeout and term_timeout apply.
 class in_process_worker : public worker {
  public:
   using worker::worker;

@@ -12,6 +12,27 @@ namespace malt {
 /// When forwarded worker output gets its colour (blue prefix for stdout, yellow for stderr).
 enum class color_mode { automatic, always, never };
 
+/// Resource limits of a worker process, enforced by the kernel (setrlimit). Each one left
+/// at 0 is inherited from the host. Applied as the worker starts, before it serves
+/// anything; its own workers inherit them.
+struct worker_limits {
+  /// Virtual memory, in bytes (RLIMIT_AS): an allocation beyond it fails in the worker
+  /// (std::bad_alloc, Lua's "not enough memory"), and the worker carries on. It counts
+  /// every mapping: the program, its libraries and 8 MiB per thread stack, so allow a few
+  /// hundred MiB above what the calls need.
+  std::uint64_t address_space = 0;
+  /// Processor time (RLIMIT_CPU): the worker is ended by SIGXCPU when it has used this
+  /// much, and by SIGKILL a second later if it survives that.
+  std::chrono::seconds cpu_time{0};
+  /// Open file descriptors (RLIMIT_NOFILE): opening one more fails with EMFILE.
+  std::uint64_t open_files = 0;
+  /// The largest file the worker may write, in bytes (RLIMIT_FSIZE): writing beyond it
+  /// ends the worker with SIGXFSZ.
+  std::uint64_t file_size = 0;
+  /// Whether a crashing worker may write a core file (RLIMIT_CORE). Off by default.
+  bool core_dumps = false;
+};
+
 /// How spawn_worker starts a worker. Every field has a working default.
 struct worker_options {
   // Declared so that worker_options is not an aggregate: g++ 12 copies aggregate
@@ -57,6 +78,10 @@ struct worker_options {
   /// Each side of the connection keeps the buffer of its largest recent message over
   /// 64 KiB, for reuse by the next, until the worker is gone: at most this much each.
   std::uint32_t max_frame_size = 256u << 20;
+
+  /// Limits on what the worker process may use (see worker_limits). Calls pending when
+  /// a limit ends the worker fail with terminated_worker_exception naming the limit.
+  worker_limits limits;
 
   /// How many bytes of requests may wait to be written to this worker (one that does not
   /// read, or reads slowly). Beyond it an awaited call waits, in order, for room (it can be
