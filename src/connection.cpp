@@ -25,6 +25,17 @@ std::size_t connection::queued_bytes() const noexcept {
 
 void connection::send(outgoing_frame frame, std::uint64_t notify_id) {
   std::lock_guard lock(m_);
+  queue(std::move(frame), notify_id);
+}
+
+bool connection::send_if_room(std::vector<char>& frame, std::uint64_t notify_id, std::size_t limit) {
+  std::lock_guard lock(m_);
+  if (queued_bytes_ != 0 && queued_bytes_ + frame.size() > limit) return false;
+  queue(outgoing_frame{std::move(frame), {}, {}}, notify_id);
+  return true;
+}
+
+void connection::queue(outgoing_frame frame, std::uint64_t notify_id) {
   queued_bytes_ += size_of(frame);
   queue_.push_back({std::move(frame), notify_id, 0});
   if (!writing_) {

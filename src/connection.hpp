@@ -43,6 +43,9 @@ class connection : public std::enable_shared_from_this<connection> {
   /// answers a call this way without waking the I/O thread.
   void send_at_once(outgoing_frame frame);
   void send(std::vector<char> frame, std::uint64_t notify_id = 0) { send(outgoing_frame{std::move(frame), {}, {}}, notify_id); }
+  /// Sends frame as send does if the queue is empty or stays within limit bytes with it;
+  /// else leaves frame as it is and returns false.
+  bool send_if_room(std::vector<char>& frame, std::uint64_t notify_id, std::size_t limit);
   void on_written(std::function<void(std::uint64_t)> f) { written_ = std::move(f); }
   /// Called on the I/O thread, unlocked, each time a write has made room in the queue.
   void on_room(std::function<void()> f) { room_ = std::move(f); }
@@ -70,6 +73,7 @@ class connection : public std::enable_shared_from_this<connection> {
     std::size_t sent;  // bytes already written by send
   };
   std::size_t write_now(const outgoing_frame& frame) noexcept;
+  void queue(outgoing_frame frame, std::uint64_t notify_id);  // m_ held
   void start_write();  // m_ held
   void on_write_done(boost::system::error_code ec);
 

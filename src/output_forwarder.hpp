@@ -5,12 +5,13 @@
 // stream as "[Worker <pid>]: line", the prefix blue (stdout) or yellow (stderr) when
 // coloured; a line longer than max_forwarded_line goes out in pieces. It reads until the
 // worker's end of the pipe closes, so the last lines of a dying worker are not lost, or
-// until its owner stops it (a descendant of the worker may hold the pipe open for ever).
+// until its owner closes the pipe (a descendant of the worker may hold it open for ever).
 // Writing is the output sink's (output_sink.hpp): it never blocks this side.
 
 #include <malt/worker_options.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -20,16 +21,11 @@ namespace malt::detail {
 
 inline constexpr std::size_t max_forwarded_line = 64 * 1024;
 
-class output_forwarder {
- public:
-  virtual ~output_forwarder() = default;
-  /// Stops reading; what was read is written.
-  virtual void stop() noexcept = 0;
-};
-
-/// Starts forwarding from pipe_fd (taken over) to target_fd (1 or 2).
-std::shared_ptr<output_forwarder> forward_output(const boost::asio::any_io_executor& ex, int pipe_fd, int target_fd,
-                                                 pid_t pid, color_mode color);
+/// Starts forwarding from pipe_fd (taken over) to target_fd (1 or 2). Closing the pipe it
+/// returns stops the forwarding; what was read is written.
+std::shared_ptr<boost::asio::posix::stream_descriptor> forward_output(const boost::asio::any_io_executor& ex,
+                                                                      int pipe_fd, int target_fd, pid_t pid,
+                                                                      color_mode color);
 
 }  // namespace malt::detail
 

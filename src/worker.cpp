@@ -188,11 +188,11 @@ asio::awaitable<void> worker_impl::finish_startup() {
 void worker_impl::start_forwarding() {
   if (!has_process()) return;  // an in-process worker prints on the host's own streams
   if (options_.monitor_stdout)
-    stdout_forwarder_ = forward_output(ex_, stdout_pipe_.release(), 1, pid_, options_.color);
+    stdout_forwarded_ = forward_output(ex_, stdout_pipe_.release(), 1, pid_, options_.color);
   else
     stdout_raw_ = std::move(stdout_pipe_);
   if (options_.monitor_stderr)
-    stderr_forwarder_ = forward_output(ex_, stderr_pipe_.release(), 2, pid_, options_.color);
+    stderr_forwarded_ = forward_output(ex_, stderr_pipe_.release(), 2, pid_, options_.color);
   else
     stderr_raw_ = std::move(stderr_pipe_);
 }
@@ -315,8 +315,9 @@ void worker_impl::drain_then_close() {
       if (self->end_reason_.empty()) self->end_reason_ = "a process it started kept its connection open";
       self->conn_->close();  // the reader ends and calls finish()
     }
-    if (self->stdout_forwarder_) self->stdout_forwarder_->stop();
-    if (self->stderr_forwarder_) self->stderr_forwarder_->stop();
+    boost::system::error_code ignored;
+    for (auto& pipe : {self->stdout_forwarded_, self->stderr_forwarded_})
+      if (pipe) pipe->close(ignored);
   }, asio::detached);
 }
 
@@ -401,14 +402,10 @@ asio::awaitable<bool> worker_impl::stop() {
   throw error(errc::stop_failed, summary_ + " did not exit 10 s after SIGKILL");
 }
 
-bool worker_impl::has_room(std::size_t size) const noexcept {
-  const std::size_t queued = conn_->queued_bytes();
-  return queued == 0 || queued + size <= options_.max_queued_bytes;
-}
-
 void worker_impl::check_room(std::size_t size) const {
-  if (waiting_for_room_.empty() && has_room(size)) return;
-  throw error(errc::queue_full, "the request cannot be queued: " + std::to_string(conn_->queued_bytes()) +
+  const std::size_t queued = conn_->queued_bytes();
+  if (waiting_for_room_.empty() && (queued == 0 || queued + size <= options_.max_queued_bytes)) return;
+  throw error(errc::queue_full, "the request cannot be queued: " + std::to_string(queued) +
                                     " bytes wait to be written to " + summary_ +
                                     ", the limit is worker_options::max_queued_bytes = " +
                                     std::to_string(options_.max_queued_bytes) +
@@ -416,7 +413,7 @@ void worker_impl::check_room(std::size_t size) const {
 }
 
 void worker_impl::queue_call(const call_ptr& c, std::vector<char> frame) {
-  if (waiting_for_room_.empty() && has_room(frame.size())) return conn_->send(std::move(frame), c->id);
+  if (waiting_for_room_.empty() && conn_->send_if_room(frame, c->id, options_.max_queued_bytes)) return;
   c->held_frame = std::move(frame);
   waiting_for_room_.push_back(c);
 }
@@ -424,8 +421,7 @@ void worker_impl::queue_call(const call_ptr& c, std::vector<char> frame) {
 void worker_impl::release_room() {
   while (!waiting_for_room_.empty()) {
     auto& c = waiting_for_room_.front();
-    if (!has_room(c->held_frame.size())) return;
-    conn_->send(std::move(c->held_frame), c->id);
+    if (!conn_->send_if_room(c->held_frame, c->id, options_.max_queued_bytes)) return;
     c->held_frame = {};
     waiting_for_room_.pop_front();
   }

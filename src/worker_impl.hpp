@@ -7,7 +7,6 @@
 
 #include "call_table.hpp"
 #include "connection.hpp"
-#include "output_forwarder.hpp"
 #include "spawn.hpp"
 
 #include <malt/error.hpp>
@@ -94,7 +93,6 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   /// True once finished(), waiting at most d.
   boost::asio::awaitable<bool> wait_finished(std::chrono::milliseconds d);
   void start_forwarding();
-  bool has_room(std::size_t size) const noexcept;
   void release_room();
 
   boost::asio::any_io_executor ex_;
@@ -110,7 +108,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   boost::asio::steady_timer startup_timer_;
   unique_fd stdout_pipe_, stderr_pipe_;  // until forwarding starts or the user takes them
   unique_fd stdout_raw_, stderr_raw_;
-  std::shared_ptr<output_forwarder> stdout_forwarder_, stderr_forwarder_;
+  std::shared_ptr<boost::asio::posix::stream_descriptor> stdout_forwarded_, stderr_forwarded_;
   bool exited_ = false;
   bool stopping_ = false;  // stop() has begun: what the worker answers on its way out is not kept
   bool connection_ended_ = false;

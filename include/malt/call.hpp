@@ -153,8 +153,8 @@ using call_signature = typename call_signature_of<T>::type;
 /// Per-operation cancellation, by the state of the call when the slot fires (a coroutine
 /// passes on only terminal cancellation unless it resets its cancellation state):
 /// * not yet written to the worker (queued, or waiting for room in the write queue): any
-///   type takes the request back; the call completes
-///   with operation_aborted and nothing ran.
+///   type takes the request back; the call completes with operation_aborted and nothing
+///   ran.
 /// * running in the worker: total is not honoured (the call has effects); partial sends an
 ///   interrupt and waits up to worker_options::interrupt_grace for the worker's answer
 ///   (interrupted_exception, or the value if the call finished first); terminal sends an

@@ -3,9 +3,9 @@
 
 // Values on the wire: a Boost binary archive without header, written straight into the
 // frame's byte vector and read from a span of the received frame, through checked_iarchive,
-// which trusts no length it reads. One archive per
-// message, no object tracking. Host and worker are checked to be the same build by the
-// handshake, since no_header turns off the archive's own checks.
+// which trusts no length it reads. One archive per message, no object tracking. Host and
+// worker are checked to be the same build by the handshake, since no_header turns off the
+// archive's own checks.
 //
 // Building an archive costs more than a small call's whole round trip (each one builds a
 // std::locale), so messages made only of numbers, strings and vectors of numbers are
