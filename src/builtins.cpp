@@ -1,13 +1,15 @@
 // Functions every worker has (<malt/builtins.hpp>).
 #include <malt/builtins.hpp>
 
+#include "sandbox.hpp"
+
 #include <cstdlib>
 #include <unistd.h>
 
 namespace malt::detail {
 namespace {
 
-int worker_pid() { return static_cast<int>(::getpid()); }
+int worker_pid() { return static_cast<int>(worker_pid_seen_by_host()); }
 
 std::optional<std::string> worker_getenv(std::string name) {
   const char* v = std::getenv(name.c_str());

@@ -6,6 +6,10 @@
 // functions (<malt/builtins.hpp>), so evals travel, fail and get interrupted as calls do.
 
 #include "lua_evaluator.hpp"
+
+#include "call_context.hpp"
+#include "interrupt_signal.hpp"
+#include "lua_environment.hpp"
 #include "stack_trace.hpp"
 
 #include <malt/builtins.hpp>
@@ -109,12 +113,26 @@ struct lua_deleter {
 
 }  // namespace
 
+// The call an eval serves, as its hook needs to know it.
+struct eval_origin {
+  call_context* context = nullptr;
+  std::uint64_t call_id = 0;
+  std::uint32_t signals_before = 0;  // interrupt signals that arrived before the call
+
+  bool interrupted() const noexcept {
+    return (context && context->interrupted.load()) || interrupt_signalled(call_id, signals_before);
+  }
+};
+
 struct evaluator {
+  evaluator_settings settings;
+  std::size_t memory_used = 0;  // by the Lua state, in bytes
+  const eval_origin* running = nullptr;  // the eval inside lua_resume now, if any
   std::unique_ptr<lua_State, lua_deleter> state;
   std::unordered_map<std::uint64_t, std::shared_ptr<channel>> opened;  // by id, for the host
   std::uint64_t next_channel = 1;
 
-  evaluator();
+  explicit evaluator(const evaluator_settings& s);
   lua_State* L() const { return state.get(); }
 };
 
@@ -123,10 +141,34 @@ namespace {
 // The evaluator of the session whose call is starting: worker_session makes it current
 // just before it starts a coroutine function, which looks it up before it first suspends.
 thread_local evaluator* current = nullptr;
+thread_local eval_origin current_origin;
 
 evaluator& current_evaluator() {
   if (!current) throw std::logic_error("malt: no evaluator for this call");
   return *current;
+}
+
+// The evaluator and the call of the coroutine function starting now.
+struct eval_start {
+  evaluator* e;
+  eval_origin origin;
+};
+eval_start this_eval() { return {&current_evaluator(), current_origin}; }
+
+// Lua's allocator, counting what the state holds against settings.memory_limit.
+void* allocate(void* ud, void* block, std::size_t old_size, std::size_t new_size) noexcept {
+  auto& e = *static_cast<evaluator*>(ud);
+  const std::size_t held = block ? old_size : 0;  // without a block, old_size names a type
+  if (new_size == 0) {
+    std::free(block);
+    e.memory_used -= held;
+    return nullptr;
+  }
+  if (e.settings.memory_limit != 0 && new_size > held && e.memory_used - held + new_size > e.settings.memory_limit)
+    return nullptr;  // Lua collects garbage and tries once more, then raises "not enough memory"
+  void* grown = std::realloc(block, new_size);
+  if (grown) e.memory_used = e.memory_used - held + new_size;
+  return grown;
 }
 
 yield_request*& request_of(lua_State* L) { return *static_cast<yield_request**>(lua_getextraspace(L)); }
@@ -334,8 +376,12 @@ int lua_fn_index(lua_State* L) {
 }
 
 void slice_hook(lua_State* L, lua_Debug*) {
-  // Coroutines the Lua code made inherit the hook, but yield to their resumer, not to us.
-  if (request_of(L) && lua_isyieldable(L)) lua_yield(L, 0);  // the request stays a slice
+  // Coroutines the Lua code made inherit the hook, but yield to their resumer, not to us,
+  // and nothing yields inside a C call (a sort comparator, a gsub callback): there an
+  // interrupt is a Lua error, which pcall and coroutine.resume let through.
+  const bool own_coroutine = request_of(L) && lua_isyieldable(L);
+  if (!own_coroutine && interrupting(L)) raise_interrupted(L);
+  if (own_coroutine) lua_yield(L, 0);  // the request stays a slice
 }
 
 // --- The driver --------------------------------------------------------------------------
@@ -357,8 +403,9 @@ struct registry_ref {
 
 // Runs code in a fresh Lua coroutine driven by this io_context, and leaves its first
 // result in the registry.
-asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code) {
-  lua_State* main = current_evaluator().L();
+asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code, eval_start start) {
+  evaluator& e = *start.e;
+  lua_State* main = e.L();
   lua_State* co = lua_newthread(main);
   registry_ref anchor(main, luaL_ref(main, LUA_REGISTRYINDEX));  // keeps the coroutine alive
   struct reset {
@@ -380,12 +427,18 @@ asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code) {
   for (;;) {
     request = yield_request{};
     int results = 0;
+    e.running = &start.origin;
     const int status = lua_resume(co, main, arguments, &results);
+    e.running = nullptr;
     if (status == LUA_OK) {
       if (results > 0) lua_pushvalue(co, -results);
       else lua_pushnil(co);
       lua_xmove(co, main, 1);
       co_return std::make_unique<registry_ref>(main, luaL_ref(main, LUA_REGISTRYINDEX));
+    }
+    if (status != LUA_YIELD && start.origin.interrupted() && start.origin.context) {
+      start.origin.context->interrupted = true;  // the reply says interrupted, whatever the frame
+      throw lua_error("the eval was interrupted");
     }
     if (status != LUA_YIELD) {
       luaL_traceback(main, co, error_text(co, -1).c_str(), 0);
@@ -396,6 +449,10 @@ asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code) {
     lua_pop(co, results);
     arguments = 0;
     if (request.what == yield_request::slice) {  // let the rest of the worker run, and see an interrupt
+      if (start.origin.interrupted() && start.origin.context) {
+        start.origin.context->interrupted = true;  // signalled; the frame may be on its way still
+        throw lua_error("the eval was interrupted");
+      }
       co_await asio::post(ex, asio::use_awaitable);
       continue;
     }
@@ -438,10 +495,10 @@ asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code) {
   }
 }
 
-asio::awaitable<void> execute(std::string code) { co_await run(std::move(code)); }
+asio::awaitable<void> execute(std::string code) { co_await run(std::move(code), this_eval()); }
 
 asio::awaitable<value> evaluate(std::string code) {
-  auto result = co_await run(std::move(code));
+  auto result = co_await run(std::move(code), this_eval());
   lua_rawgeti(result->L, LUA_REGISTRYINDEX, result->ref);
   struct pop_at_exit {
     lua_State* L;
@@ -470,9 +527,10 @@ std::shared_ptr<channel> channel_in(const registry_ref& r, std::string& what) {
 // Evaluates code that gives a channel, and keeps it under an id for the host. An
 // assignment ("rc = malt.channel(20)") gives the channel it assigned.
 asio::awaitable<std::uint64_t> open_channel(std::string code) {
-  auto& e = current_evaluator();  // before the first suspension, while it is this call's
+  const eval_start start = this_eval();  // before the first suspension, while it is this call's
+  auto& e = *start.e;
   std::string what;
-  auto result = co_await run(code);
+  auto result = co_await run(code, start);
   std::shared_ptr<channel> found = channel_in(*result, what);
   if (!found) {
     const auto eq = code.find('=');
@@ -481,7 +539,7 @@ asio::awaitable<std::uint64_t> open_channel(std::string code) {
                             target.find_first_not_of(" \t\n._abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") ==
                                 std::string::npos;
     if (assignment) {
-      auto assigned = co_await run(target);
+      auto assigned = co_await run(target, start);
       found = channel_in(*assigned, what);
     }
   }
@@ -501,9 +559,10 @@ asio::awaitable<void> channel_shut(std::uint64_t id) {
 
 }  // namespace
 
-evaluator::evaluator() : state(luaL_newstate()) {
+evaluator::evaluator(const evaluator_settings& s) : settings(s), state(lua_newstate(allocate, this)) {
+  if (!state) throw std::runtime_error("cannot create the Lua state: not enough memory");
   lua_State* L = state.get();
-  luaL_openlibs(L);
+  open_environment(L, settings.safe_libraries);
   static const luaL_Reg channel_methods[] = {{"put", channel_put},
                                              {"take", channel_take},
                                              {"is_ready", channel_is_ready},
@@ -528,9 +587,26 @@ evaluator::evaluator() : state(luaL_newstate()) {
   lua_setglobal(L, "malt");
 }
 
-std::shared_ptr<evaluator> make_evaluator() { return std::make_shared<evaluator>(); }
+std::shared_ptr<evaluator> make_evaluator(const evaluator_settings& settings) {
+  return std::make_shared<evaluator>(settings);
+}
 
-void make_current(evaluator* e) noexcept { current = e; }
+void make_current(evaluator* e, call_context* call, std::uint64_t call_id) noexcept {
+  current = e;
+  current_origin = {call, call_id, interrupt_signals_received()};
+}
+
+bool interrupting(lua_State* L) noexcept {
+  void* ud = nullptr;
+  if (lua_getallocf(L, &ud) != allocate) return false;  // a state that is not an evaluator's
+  const eval_origin* running = static_cast<evaluator*>(ud)->running;
+  return running && running->interrupted();
+}
+
+void raise_interrupted(lua_State* L) {
+  luaL_error(L, "the eval was interrupted");
+  std::abort();  // luaL_error does not return
+}
 
 void register_lua_builtins() {
   register_remote(builtin::eval.name(), &evaluate);

@@ -51,14 +51,34 @@ void check_size(const worker_impl& w, const std::vector<char>& frame) {
 
 void cancel(worker_impl& w, const call_ptr& c, asio::cancellation_type_t type);
 
-// Waits for the worker to answer an interrupt, then gives up on the call.
+// The worker ignored an interrupt for interrupt_grace: under interrupt_escalation::kill,
+// the worker goes, and the call with it.
+bool escalate(worker_impl& w) {
+  if (w.options().interrupt_escalation != interrupt_escalation::kill || !w.has_process()) return false;
+  w.end_because("a call ignored its interrupt for " + std::to_string(w.interrupt_grace().count()) +
+                " ms (interrupt_escalation::kill)");
+  w.signal(SIGKILL);
+  return true;
+}
+
+// Waits for the worker to answer an interrupt, then gives up on the call (or the worker).
 void wait_for_interrupt(worker_impl& w, const call_ptr& c) {
   if (!c->timer) c->timer.emplace(w.executor());
   c->timer->expires_after(w.interrupt_grace());
   c->timer->async_wait([w = w.shared_from_this(), c](boost::system::error_code ec) {
     if (ec || !c->handler || c->state == call_state::done) return;
+    if (escalate(*w)) return;  // the call fails with the worker's end
     w->calls().abandon(*c);
     deliver(*w, *c);
+  });
+}
+
+// A call given up at once (terminal cancellation) still has a grace to answer in.
+void watch_abandoned(worker_impl& w, const call_ptr& c) {
+  if (w.options().interrupt_escalation != interrupt_escalation::kill) return;
+  auto timer = std::make_shared<asio::steady_timer>(w.executor(), w.interrupt_grace());
+  timer->async_wait([w = w.shared_from_this(), id = c->id, timer](boost::system::error_code ec) {
+    if (!ec && w->running() && w->calls().awaits_reply(id)) escalate(*w);
   });
 }
 
@@ -77,6 +97,7 @@ void cancel(worker_impl& w, const call_ptr& c, asio::cancellation_type_t type) {
   }
   if (partial) return wait_for_interrupt(w, c);
   w.calls().abandon(*c);  // terminal: the late reply will be dropped
+  watch_abandoned(w, c);
   deliver(w, *c);
 }
 

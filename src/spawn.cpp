@@ -54,6 +54,12 @@ void validate(const worker_options& o, const std::string& exe) {
   if (o.max_decode_depth == 0) bad("max_decode_depth must be at least 1");
   if (o.limits.cpu_time.count() < 0) bad("limits.cpu_time cannot be negative");
   if (o.startup_timeout.count() <= 0) bad("startup_timeout must be positive");
+  for (const auto& path : o.isolation.writable_paths) {
+    struct stat st {};
+    if (path.empty() || path[0] != '/')
+      bad("isolation.writable_paths: '" + path + "' is not an absolute path");
+    if (::stat(path.c_str(), &st) != 0) bad("isolation.writable_paths: '" + path + "' does not exist");
+  }
   if (o.exit_timeout.count() < 0 || o.term_timeout.count() < 0) bad("stop timeouts cannot be negative");
   for (const auto& [k, v] : o.env)
     if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos)
@@ -109,25 +115,30 @@ struct spawn_attributes {
   }
 };
 
-// Sets the child's limits through prlimit: posix_spawn returns once the child has started
-// the worker program, which serves nothing before the host's handshake.
-void apply_limits(pid_t pid, const worker_limits& l) {
-  auto set = [pid](__rlimit_resource resource, const char* name, rlim_t soft, rlim_t hard) {
-    const rlimit value{soft, hard};
-    if (::prlimit(pid, resource, &value, nullptr) != 0)
-      fail(std::string("cannot set the worker's ") + name + " limit", errno);
+}  // namespace
+
+// The limits, for the worker to set on itself before it starts anything (and so before any
+// process it starts): ",as=N,cpu=N,nofile=N,fsize=N,core=0|1".
+std::string limit_arguments(const worker_limits& l) {
+  std::string out = l.core_dumps ? ",core=1" : ",core=0";
+  auto add = [&](const char* key, std::uint64_t v) {
+    if (v != 0) out += std::string(",") + key + "=" + std::to_string(v);
   };
-  if (l.address_space != 0) set(RLIMIT_AS, "address space", l.address_space, l.address_space);
-  if (l.cpu_time.count() != 0) {
-    const auto s = static_cast<rlim_t>(l.cpu_time.count());
-    set(RLIMIT_CPU, "CPU time", s, s + 1);  // SIGXCPU, then SIGKILL a second later
-  }
-  if (l.open_files != 0) set(RLIMIT_NOFILE, "open files", l.open_files, l.open_files);
-  if (l.file_size != 0) set(RLIMIT_FSIZE, "file size", l.file_size, l.file_size);
-  if (!l.core_dumps) set(RLIMIT_CORE, "core file", 0, 0);
+  add("as", l.address_space);
+  add("cpu", static_cast<std::uint64_t>(l.cpu_time.count()));
+  add("nofile", l.open_files);
+  add("fsize", l.file_size);
+  return out;
 }
 
-}  // namespace
+int kill_group_and_reap(pid_t pid, int pidfd, siginfo_t& info, int options) noexcept {
+  // While it is a zombie, its process group id cannot name another group.
+  const idtype_t by = pidfd < 0 ? P_PID : static_cast<idtype_t>(P_PIDFD);
+  const id_t id = pidfd < 0 ? static_cast<id_t>(pid) : static_cast<id_t>(pidfd);
+  if (::waitid(by, id, &info, WEXITED | WNOWAIT | options) == 0 && info.si_pid != 0) ::killpg(pid, SIGKILL);
+  info = {};
+  return ::waitid(by, id, &info, WEXITED | options);
+}
 
 std::string limit_reached(const worker_limits& limits, int signo) {
   if (signo == SIGXCPU && limits.cpu_time.count() != 0)
@@ -170,9 +181,17 @@ child_process spawn_child(const worker_options& options) {
   if (!null_in) fail("open /dev/null", errno);
 
   // Everything the child needs is built before the spawn: only the exec runs in it.
-  std::vector<std::string> argv_strings{exe, std::string(worker_flag) + "fd=" + std::to_string(worker_socket_fd) +
-                                                 ",parent=" + std::to_string(::getpid()) +
-                                                 ",max-frame=" + std::to_string(options.max_frame_size)};
+  const auto& isolation = options.isolation;
+  std::vector<std::string> argv_strings{
+      exe, std::string(worker_flag) + "fd=" + std::to_string(worker_socket_fd) + ",parent=" + std::to_string(::getpid()) +
+               ",max-frame=" + std::to_string(options.max_frame_size) +
+               (options.lua_libraries == lua_libraries::safe ? ",lua-safe=1" : "") +
+               (options.lua_memory_limit != 0 ? ",lua-memory=" + std::to_string(options.lua_memory_limit) : "") +
+               (options.containment == containment::pid_namespace ? ",contain=1" : "") +
+               (isolation.no_network ? ",no-network=1" : "") + (isolation.read_only_filesystem ? ",read-only=1" : "") +
+               (isolation.syscall_filter ? ",syscall-filter=1" : "") + limit_arguments(options.limits)};
+  if (isolation.read_only_filesystem)
+    for (const auto& path : isolation.writable_paths) argv_strings.push_back(writable_flag + path);
   argv_strings.insert(argv_strings.end(), options.args.begin(), options.args.end());
   std::vector<std::string> env_strings = environment(options);
   auto argv = pointers(argv_strings);
@@ -199,19 +218,14 @@ child_process spawn_child(const worker_options& options) {
     fail("cannot start worker executable '" + exe + "'", rc);
   auto end_child = [&] {
     ::kill(child.pid, SIGKILL);
-    ::waitpid(child.pid, nullptr, 0);
+    siginfo_t info{};
+    kill_group_and_reap(child.pid, -1, info, 0);
   };
   child.pidfd = unique_fd(pidfd_open(child.pid));
   if (!child.pidfd) {
     const int e = errno;
     end_child();
     fail("pidfd_open", e);
-  }
-  try {
-    apply_limits(child.pid, options.limits);
-  } catch (...) {
-    end_child();
-    throw;
   }
   child.socket = std::move(host_end);
   child.stdout_pipe = std::move(out_r);

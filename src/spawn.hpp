@@ -8,6 +8,7 @@
 
 #include <malt/worker_options.hpp>
 
+#include <csignal>
 #include <string>
 #include <sys/types.h>
 
@@ -17,6 +18,9 @@ namespace malt::detail {
 inline constexpr int worker_socket_fd = 3;
 /// The argument that makes a program a worker: "--malt-worker=fd=3,parent=PID,max-frame=N".
 inline constexpr const char* worker_flag = "--malt-worker=";
+
+/// Each path the worker's read-only filesystem leaves writable: "--malt-writable=PATH".
+inline constexpr const char* writable_flag = "--malt-writable=";
 
 /// An owned file descriptor.
 class unique_fd {
@@ -42,8 +46,16 @@ struct child_process {
   unique_fd stderr_pipe;
 };
 
+/// Kills the process group of a worker that has ended but is not yet reaped (its
+/// descendants that stayed in it), and reaps the worker; pidfd -1 names it by pid.
+/// Returns waitid's outcome (options: WNOHANG or 0).
+int kill_group_and_reap(pid_t pid, int pidfd, siginfo_t& info, int options) noexcept;
+
 /// Throws error{invalid_options} or spawn_error.
 child_process spawn_child(const worker_options& options);
+
+/// The limits as worker arguments (",as=N,cpu=N,..."): the worker sets them on itself.
+std::string limit_arguments(const worker_limits& limits);
 
 /// The limit of limits that a process ended by signo ran into, as a phrase ("CPU limit
 /// 2 s"); empty when the signal is not a limit's.

@@ -1,8 +1,12 @@
 #include "worker_impl.hpp"
 
+#include "sandbox.hpp"
+
 #include "failure_report.hpp"
 #include "handshake.hpp"
+#include "interrupt_signal.hpp"
 #include "output_forwarder.hpp"
+#include "sandbox.hpp"
 #include "stack_trace.hpp"
 #include "worker_session.hpp"
 
@@ -123,6 +127,7 @@ worker_impl::~worker_impl() {
   conn_->on_room(nullptr);
   if (!exited_ && has_process()) {
     // The io_context went away before the worker ended: end it without waiting.
+    ::killpg(pid_, SIGKILL);  // not yet reaped: the group id is still its own
     pidfd_signal(pidfd_.native_handle(), SIGKILL);
     siginfo_t info{};
     ::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.native_handle(), &info, WEXITED | WNOHANG);
@@ -166,6 +171,12 @@ asio::awaitable<void> worker_impl::finish_startup() {
   }
   if (handshake_ok_) {
     startup_timer_.cancel();
+    if (has_process() && options_.containment == containment::pid_namespace) containment_ = containment_of(pid_);
+    if (containment_ == containment::pid_namespace) {
+      // Signals go straight to the worker proper: its supervisor would pass them on, but
+      // not SIGKILL, which would end the supervisor first and orphan the worker.
+      if (const pid_t worker = supervised_worker(pid_); worker > 0) signal_target_ = unique_fd(pidfd_open(worker));
+    }
     start_forwarding();
     co_return;
   }
@@ -276,7 +287,7 @@ bool worker_impl::check_exit() {
   if (exited_) return true;
   siginfo_t info{};
   for (;;) {
-    if (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.native_handle(), &info, WEXITED | WNOHANG) == 0) break;
+    if (kill_group_and_reap(pid_, pidfd_.native_handle(), info, WNOHANG) == 0) break;
     if (errno == EINTR) continue;
     if (errno == EAGAIN) return false;  // a non-blocking pidfd of a process that lives
     info.si_pid = pid_;  // ECHILD: reaped by someone else (a waitpid(-1) of the program's): it has ended
@@ -443,10 +454,15 @@ void worker_impl::send_interrupt(std::uint64_t id) {
   std::vector<char> f(frame_header_size);
   write_header(f, frame_type::interrupt, 0, id);
   conn_->send(std::move(f));
+  // For a worker whose I/O thread is held where it cannot read the frame (interrupt_signal.hpp).
+  if (has_process()) send_interrupt_signal(signal_target_ ? signal_target_.get() : pidfd_.native_handle(), id);
 }
 
 void worker_impl::signal(int signo) noexcept {
-  if (!exited_ && has_process()) pidfd_signal(pidfd_.native_handle(), signo);
+  if (exited_ || !has_process()) return;
+  // A worker proper that ended before its supervisor noticed: the supervisor takes it.
+  if (signal_target_ && pidfd_signal(signal_target_.get(), signo) == 0) return;
+  pidfd_signal(pidfd_.native_handle(), signo);
 }
 
 void worker_impl::release() noexcept {
@@ -467,6 +483,7 @@ terminated_worker_exception worker_impl::terminated_error() const {
 
 pid_t worker::pid() const noexcept { return impl_->pid(); }
 std::string worker::summary() const { return impl_->summary(); }
+containment worker::containment() const noexcept { return impl_->containment(); }
 asio::any_io_executor worker::get_executor() const noexcept { return impl_->executor(); }
 int worker::stdout_fd() const noexcept { return impl_->raw_stdout(); }
 int worker::stderr_fd() const noexcept { return impl_->raw_stderr(); }
@@ -503,6 +520,8 @@ asio::awaitable<in_process_worker> start_in_process(worker_options options) {
   none.socket = unique_fd(sv[0]);
   auto session = std::make_shared<worker_session>(ex, stream_socket(ex, asio::local::stream_protocol(), sv[1]),
                                                   options.max_frame_size,
+                                                  evaluator_settings{options.lua_libraries == lua_libraries::safe,
+                                                                     options.lua_memory_limit},
                                                   [](worker_session& s, int) { s.close(); });
   session->start();
   auto impl = std::make_shared<worker_impl>(ex, std::move(none), std::move(options));

@@ -40,6 +40,11 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 
   boost::asio::awaitable<bool> stop();
   void signal(int signo) noexcept;
+  /// Names why the worker is about to end, for its calls' terminated_worker_exception
+  /// (unless a reason was given first).
+  void end_because(std::string reason) {
+    if (end_reason_.empty()) end_reason_ = std::move(reason);
+  }
   /// Called when the user's last handle goes: stop in the background.
   void release() noexcept;
 
@@ -54,6 +59,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   /// False for an in-process worker, whose end is the end of its connection.
   bool has_process() const noexcept { return pidfd_.is_open(); }
   pid_t pid() const noexcept { return pid_; }
+  malt::containment containment() const noexcept { return containment_; }
   const std::string& summary() const noexcept { return summary_; }
   const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
   int raw_stdout() const noexcept { return stdout_raw_.get(); }
@@ -99,6 +105,8 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   worker_options options_;
   pid_t pid_;
   std::string summary_;
+  malt::containment containment_ = malt::containment::process_group;  // once started
+  unique_fd signal_target_;  // the worker proper, when a supervisor is what the host started
   std::shared_ptr<connection> conn_;
   call_table calls_;
   pending_call handshake_;

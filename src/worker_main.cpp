@@ -1,4 +1,6 @@
+#include "interrupt_signal.hpp"
 #include "output_sink.hpp"
+#include "sandbox.hpp"
 #include "spawn.hpp"
 #include "stack_trace.hpp"
 #include "worker_impl.hpp"
@@ -18,6 +20,7 @@
 #include <fcntl.h>
 #include <string_view>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +36,9 @@ struct worker_arguments {
   int fd = -1;
   pid_t parent = -1;
   std::uint32_t max_frame = 0;
+  detail::sandbox_request sandbox;
+  detail::evaluator_settings lua;
+  worker_limits limits;
 };
 
 const char* find_worker_flag(int argc, char** argv) {
@@ -41,7 +47,8 @@ const char* find_worker_flag(int argc, char** argv) {
   return nullptr;
 }
 
-// "fd=3,parent=123,max-frame=268435456"
+// "fd=3,parent=123,max-frame=268435456[,lua-safe=1][,lua-memory=N][,contain=1][,no-network=1]
+// [,read-only=1][,syscall-filter=1][,core=0|1][,as=N][,cpu=S][,nofile=N][,fsize=N]"
 bool parse(std::string_view spec, worker_arguments& out) {
   while (!spec.empty()) {
     auto comma = spec.find(',');
@@ -56,8 +63,39 @@ bool parse(std::string_view spec, worker_arguments& out) {
     if (key == "fd") out.fd = static_cast<int>(v);
     else if (key == "parent") out.parent = static_cast<pid_t>(v);
     else if (key == "max-frame") out.max_frame = static_cast<std::uint32_t>(v);
+    else if (key == "lua-safe") out.lua.safe_libraries = v != 0;
+    else if (key == "lua-memory") out.lua.memory_limit = static_cast<std::size_t>(v);
+    else if (key == "as") out.limits.address_space = static_cast<std::uint64_t>(v);
+    else if (key == "cpu") out.limits.cpu_time = std::chrono::seconds(v);
+    else if (key == "nofile") out.limits.open_files = static_cast<std::uint64_t>(v);
+    else if (key == "fsize") out.limits.file_size = static_cast<std::uint64_t>(v);
+    else if (key == "core") out.limits.core_dumps = v != 0;
+    else if (key == "contain") out.sandbox.contain = v != 0;
+    else if (key == "no-network") out.sandbox.no_network = v != 0;
+    else if (key == "read-only") out.sandbox.read_only = v != 0;
+    else if (key == "syscall-filter") out.sandbox.syscall_filter = v != 0;
   }
   return out.fd >= 0 && out.parent > 0 && out.max_frame > 0;
+}
+
+// Sets the limits on this process, before it starts anything: what it starts inherits them.
+bool apply_limits(const worker_limits& l, const char* program) {
+  auto set = [program](__rlimit_resource_t resource, const char* name, rlim_t soft, rlim_t hard) {
+    const rlimit value{soft, hard};
+    if (::setrlimit(resource, &value) == 0) return true;
+    std::fprintf(stderr, "%s: cannot set the worker's %s limit: %s\n", program, name, std::strerror(errno));
+    return false;
+  };
+  bool ok = true;
+  if (l.address_space != 0) ok &= set(RLIMIT_AS, "address space", l.address_space, l.address_space);
+  if (l.cpu_time.count() != 0) {
+    const auto s = static_cast<rlim_t>(l.cpu_time.count());
+    ok &= set(RLIMIT_CPU, "CPU time", s, s + 1);  // SIGXCPU, then SIGKILL a second later
+  }
+  if (l.open_files != 0) ok &= set(RLIMIT_NOFILE, "open files", l.open_files, l.open_files);
+  if (l.file_size != 0) ok &= set(RLIMIT_FSIZE, "file size", l.file_size, l.file_size);
+  if (!l.core_dumps) ok &= set(RLIMIT_CORE, "core file", 0, 0);
+  return ok;
 }
 
 }  // namespace
@@ -70,9 +108,21 @@ int worker_main(int argc, char** argv) {
     std::fprintf(stderr, "%s: this is a malt worker program; it is started by malt::spawn_worker\n", program);
     return 2;
   }
-  // Never outlive the host: die with it, and check it did not die before this line.
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]).starts_with(detail::writable_flag))
+      args.sandbox.writable.emplace_back(argv[i] + std::strlen(detail::writable_flag));
+  // Never outlive the host: die with it, and check it did not die before this line (a
+  // parent outside this process's PID namespace shows as 0).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != args.parent) ::_exit(1);
+  if (const pid_t parent = ::getppid(); parent != args.parent && parent != 0) ::_exit(1);
+  if (!apply_limits(args.limits, program)) return 2;
+  detail::install_interrupt_signal_handler();
+  try {
+    detail::enter_sandbox(args.sandbox);  // before any thread starts
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
   struct stat st {};
   if (::fstat(args.fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
     std::fprintf(stderr, "%s: fd %d is not the host's socket\n", program, args.fd);
@@ -101,7 +151,7 @@ int worker_main(int argc, char** argv) {
   };
   auto session = std::make_shared<detail::worker_session>(
       io.get_executor(), detail::stream_socket(io, boost::asio::local::stream_protocol(), args.fd), args.max_frame,
-      exit_process);
+      args.lua, exit_process);
   session->start();
   io.run();
   std::fflush(nullptr);

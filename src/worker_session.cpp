@@ -80,10 +80,10 @@ void run_guarded(call_job& job, Body&& body) {
 }  // namespace
 
 worker_session::worker_session(asio::any_io_executor ex, stream_socket socket, std::uint32_t max_frame_size,
-                               exit_hook on_exit)
+                               const evaluator_settings& lua, exit_hook on_exit)
     : ex_(std::move(ex)),
       on_exit_(std::move(on_exit)),
-      evaluator_(make_evaluator()),
+      evaluator_(make_evaluator(lua)),
       conn_(std::make_shared<connection>(std::move(socket), max_frame_size)) {}
 
 void worker_session::start() {
@@ -162,7 +162,7 @@ void worker_session::dispatch(frame&& f) {
   asio::co_spawn(ex_, [self = shared_from_this(), job]() -> asio::awaitable<void> {
     std::exception_ptr failed;
     try {
-      make_current(self->evaluator_.get());  // for the built-in Lua functions
+      make_current(self->evaluator_.get(), &job->context, job->request.header.call_id);  // for the built-in Lua functions
       co_await job->function->run_async(job->function->function, job->args, job->send_value, job->reply);
     } catch (...) {
       failed = std::current_exception();

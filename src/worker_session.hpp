@@ -30,7 +30,8 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   /// on_exit ends things when the host asks the worker to exit or goes away: a worker
   /// process stops its own workers and exits; an in-process worker only stops serving.
   using exit_hook = std::function<void(worker_session&, int code)>;
-  worker_session(boost::asio::any_io_executor ex, stream_socket socket, std::uint32_t max_frame_size, exit_hook on_exit);
+  worker_session(boost::asio::any_io_executor ex, stream_socket socket, std::uint32_t max_frame_size,
+                 const evaluator_settings& lua, exit_hook on_exit);
   void start();
   /// Stops reading and answering.
   void close() noexcept { conn_->close(); }

@@ -14,7 +14,8 @@
 
 namespace malt::builtin {
 
-/// The worker's process id, as the worker sees it.
+/// The worker's process id as the host knows it (worker::pid()), also when the worker
+/// runs in a PID namespace of its own, where getpid() gives another number.
 inline const remote<int()> pid{"malt.pid"};
 /// An environment variable of the worker, or nullopt.
 inline const remote<std::optional<std::string>(std::string)> getenv{"malt.getenv"};

@@ -43,6 +43,10 @@ class worker {
   pid_t pid() const noexcept;
   /// "malt::worker with PID <pid>", as used in error messages.
   std::string summary() const;
+  /// How the worker's descendants end with it, as the kernel allowed
+  /// (worker_options::containment): pid_namespace or process_group. An in-process
+  /// worker starts no process: process_group.
+  malt::containment containment() const noexcept;
   /// The executor of the io_context the worker lives on.
   boost::asio::any_io_executor get_executor() const noexcept;
   /// The read end of the worker's stdout / stderr when it is not monitored, else -1. The
@@ -81,8 +85,9 @@ class worker {
 /// synchronous functions run on a thread pool of its own, its coroutine functions and
 /// evals on this io_context. kill() does nothing; stop() ends it (or, if its code holds
 /// the io_context past exit_timeout, stops talking to it); running_workers() does not
-/// list it, and limits do not apply to it. Of worker_options, max_frame_size,
-/// interrupt_grace, exit_timeout and term_timeout apply.
+/// list it, and limits, containment and isolation do not apply to it. Of worker_options,
+/// max_frame_size, interrupt_grace, exit_timeout, term_timeout, lua_libraries and
+/// lua_memory_limit apply.
 class in_process_worker : public worker {
  public:
   using worker::worker;
@@ -90,11 +95,13 @@ class in_process_worker : public worker {
 };
 
 /// Starts a worker process and completes once it has answered the handshake.
-/// Throws spawn_error (with the worker's stderr when it exited during startup; at once,
-/// not after the timeout), or error{invalid_options}. The worker never outlives this
-/// process: it gets PR_SET_PDEATHSIG, its own process group and no inherited descriptors
-/// but its socket and stdio. Spawn from a thread that lives as long as the workers: Linux
-/// sends the parent-death signal when the spawning thread ends.
+/// Throws spawn_error (with the worker's stderr when it exited during startup, or when
+/// the kernel refused the isolation asked for; at once, not after the timeout), or
+/// error{invalid_options}. The worker never outlives this process: it gets
+/// PR_SET_PDEATHSIG, its own process group and no inherited descriptors but its socket
+/// and stdio; its descendants end with it (worker_options::containment). Spawn from a
+/// thread that lives as long as the workers: Linux sends the parent-death signal when the
+/// spawning thread ends.
 /// Cancellation: none; a hanging child is bounded by startup_timeout.
 boost::asio::awaitable<worker> spawn_worker(worker_options options = {});
 

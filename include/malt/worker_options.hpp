@@ -33,6 +33,72 @@ struct worker_limits {
   bool core_dumps = false;
 };
 
+/// How the processes a worker starts (its descendants) are ended with it.
+enum class containment {
+  /// They live in a PID namespace whose first process is a reaper the worker starts:
+  /// when the worker ends, for whatever reason (stop, kill, its own exit, the host's
+  /// death), the reaper ends and the kernel kills every process left in the namespace,
+  /// those that called setsid() or forked twice included. Needs a kernel that lets the
+  /// worker create the namespace (as root, or in an unprivileged user namespace).
+  pid_namespace,
+  /// The worker's process group is killed when the host sees the worker end. A
+  /// descendant that leaves the group (setsid) survives, and so does every descendant
+  /// when the host itself is killed.
+  process_group,
+};
+
+/// An optional lockdown of the worker process, with Linux namespaces and seccomp. Off by
+/// default; each part is refused with spawn_error where the kernel does not allow it.
+struct worker_isolation {
+  /// No network: a network namespace of its own (an interface-less loopback, down), and
+  /// socket() refused, so not even the host's Unix sockets can be reached. The worker
+  /// keeps its connection to the host, and socketpair() still works (its own workers).
+  bool no_network = false;
+  /// The whole filesystem read-only (a mount namespace of its own), except
+  /// writable_paths, which must exist.
+  bool read_only_filesystem = false;
+  std::vector<std::string> writable_paths;
+  /// A seccomp filter that refuses, with EPERM, system calls a computation does not
+  /// need: tracing and reading other processes (ptrace, process_vm_*), loading kernel
+  /// modules and kernels, BPF, perf events, mounting, namespaces (setns, unshare),
+  /// keyrings, clocks, swap, reboot, accounting, quotas. Implies no new privileges
+  /// (set-user-ID programs run without them).
+  bool syscall_filter = false;
+};
+
+/// Every part of the lockdown on: no network, a read-only filesystem but for writable,
+/// and the system call filter.
+inline worker_isolation locked_down(std::vector<std::string> writable = {}) {
+  worker_isolation i;
+  i.no_network = true;
+  i.read_only_filesystem = true;
+  i.writable_paths = std::move(writable);
+  i.syscall_filter = true;
+  return i;
+}
+
+/// What evaluated Lua code (remote_eval, remote_exec, channels) may use.
+enum class lua_libraries {
+  /// The whole standard library, as Malt.jl's eval: the code is as powerful as the
+  /// program (files, os.execute, package.loadlib). Only debug.sethook is withheld: the
+  /// evaluator's hook is what makes every eval interruptible.
+  full,
+  /// For code you do not trust: base (without dofile, loadfile; load reads text chunks
+  /// only), coroutine, string, table, math, utf8, and os.clock, os.time, os.date. No io,
+  /// os.execute, os.exit, os.getenv, package, require, debug.
+  safe,
+};
+
+/// What follows an interrupt that the worker does not acknowledge within interrupt_grace.
+enum class interrupt_escalation {
+  /// The call completes (interrupted_exception or timed_out) and the worker keeps running
+  /// whatever ignored the interrupt; it answers other calls if it can.
+  abandon,
+  /// The worker is killed (SIGKILL): a call never hangs, at the price of the worker; every
+  /// call pending on it fails with terminated_worker_exception, which names the reason.
+  kill,
+};
+
 /// How spawn_worker starts a worker. Every field has a working default.
 struct worker_options {
   // Declared so that worker_options is not an aggregate: g++ 12 copies aggregate
@@ -71,8 +137,17 @@ struct worker_options {
   std::chrono::milliseconds term_timeout{5'000};
 
   /// A call cancelled with cancellation_type::partial (or whose timeout expired) waits this
-  /// long for the worker to acknowledge the interrupt, then gives up on it.
+  /// long for the worker to acknowledge the interrupt, then gives up on it, or kills the
+  /// worker (interrupt_escalation).
   std::chrono::milliseconds interrupt_grace{2'000};
+  malt::interrupt_escalation interrupt_escalation = malt::interrupt_escalation::abandon;
+
+  /// The Lua libraries evals may use (see lua_libraries).
+  malt::lua_libraries lua_libraries = malt::lua_libraries::full;
+  /// The most memory the worker's Lua state may hold, in bytes; 0: no limit of its own.
+  /// An allocation beyond it fails in Lua with "not enough memory" (a catchable error),
+  /// and the worker carries on.
+  std::size_t lua_memory_limit = 0;
 
   /// The largest message either side may send, checked before anything is allocated.
   /// Each side of the connection keeps the buffer of its largest recent message over
@@ -82,6 +157,13 @@ struct worker_options {
   /// Limits on what the worker process may use (see worker_limits). Calls pending when
   /// a limit ends the worker fail with terminated_worker_exception naming the limit.
   worker_limits limits;
+
+  /// How the worker's descendants end with it: pid_namespace where the kernel allows it,
+  /// else process_group (worker::containment() tells which is in force).
+  malt::containment containment = malt::containment::pid_namespace;
+
+  /// The optional lockdown (see worker_isolation). Not for in-process workers.
+  worker_isolation isolation;
 
   /// How many bytes of requests may wait to be written to this worker (one that does not
   /// read, or reads slowly). Beyond it an awaited call waits, in order, for room (it can be

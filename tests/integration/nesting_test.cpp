@@ -20,8 +20,8 @@ BOOST_AUTO_TEST_CASE(two_and_three_levels_compute_one_plus_one) {
 BOOST_AUTO_TEST_CASE(stopping_a_worker_stops_its_workers_first) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
-    const int child = co_await malt::remote_call_fetch(w, spawn_child_and_keep);
-    const int busy_child = co_await malt::remote_call_fetch(w, start_spinning_child);
+    const pid_t child = host_pid(w.pid(), co_await malt::remote_call_fetch(w, spawn_child_and_keep));
+    const pid_t busy_child = host_pid(w.pid(), co_await malt::remote_call_fetch(w, start_spinning_child));
     BOOST_TEST(process_exists(child));
     BOOST_TEST(process_exists(busy_child));
     co_await malt::stop(w);

@@ -33,6 +33,7 @@ BOOST_AUTO_TEST_CASE(killing_a_host_with_sigkill_ends_its_busy_workers_at_every_
   pid_t worker = 0, grandchild = 0;
   in >> worker >> grandchild;
   BOOST_TEST_REQUIRE(worker > 0);
+  grandchild = host_pid(worker, grandchild);  // the worker saw it from its PID namespace
   BOOST_TEST_REQUIRE(grandchild > 0);
   BOOST_TEST(process_exists(worker));
   BOOST_TEST(process_exists(grandchild));

@@ -54,11 +54,47 @@ std::vector<pid_t> child_processes() {
 
 bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
 
+namespace {
+std::string link_target(const std::string& path) {
+  char buf[128];
+  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+}  // namespace
+
+pid_t host_pid(pid_t worker, pid_t pid) {
+  const std::string worker_children = link_target("/proc/" + std::to_string(worker) + "/ns/pid_for_children");
+  if (worker_children.empty() || worker_children == link_target("/proc/self/ns/pid")) return pid;
+  // "NSpid: <here> ... <there>": the last number is the pid in the process's own namespace.
+  DIR* proc = ::opendir("/proc");
+  pid_t found = -1;
+  while (dirent* d = proc ? ::readdir(proc) : nullptr) {
+    if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+    const std::string dir = std::string("/proc/") + d->d_name;
+    if (link_target(dir + "/ns/pid") != worker_children) continue;
+    std::ifstream in(dir + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.starts_with("NSpid:")) continue;
+      std::istringstream numbers(line.substr(6));
+      pid_t n = -1, last = -1;
+      while (numbers >> n) last = n;
+      if (last == pid) found = static_cast<pid_t>(std::stol(d->d_name));
+    }
+    if (found > 0) break;
+  }
+  if (proc) ::closedir(proc);
+  return found;
+}
+
 std::size_t kill_children() {
   auto children = child_processes();
-  for (pid_t p : children) {
-    ::kill(p, SIGKILL);
-    ::waitpid(p, nullptr, 0);
+  for (pid_t p : children) ::kill(p, SIGKILL);
+  // In any order: a PID namespace's reaper ends only once its members are reaped.
+  auto left = children;
+  for (int i = 0; i < 5000 && !left.empty(); ++i) {
+    std::erase_if(left, [](pid_t p) { return ::waitpid(p, nullptr, WNOHANG) != 0; });
+    if (!left.empty()) ::usleep(1000);
   }
   return children.size();
 }

@@ -17,6 +17,10 @@ std::vector<pid_t> child_processes();
 /// True if pid names a process that has not been reaped.
 bool process_exists(pid_t pid);
 
+/// The pid this process knows for a process that worker (a worker's pid) sees as pid:
+/// the same number unless the worker runs in a PID namespace of its own. -1 if none.
+pid_t host_pid(pid_t worker, pid_t pid);
+
 /// Kills and reaps every child; returns how many there were.
 std::size_t kill_children();
 

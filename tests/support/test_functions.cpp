@@ -7,8 +7,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace malt_test {
@@ -104,6 +112,73 @@ asio::awaitable<int> start_spinning_child() {
   malt::remote_do(kept_children.back(), spin_forever);
   co_return kept_children.back().pid();
 }
+namespace {
+
+[[noreturn]] void sleep_holding_nothing() {
+  ::close_range(0, ~0u, 0);  // no pipe or socket of the worker's: only the containment ends it
+  for (;;) ::pause();
+}
+
+}  // namespace
+
+int start_escaping_process() {
+  int p[2];
+  if (::pipe(p) != 0) throw std::runtime_error("pipe");
+  const pid_t middle = ::fork();
+  if (middle == 0) {
+    ::setsid();
+    if (::fork() == 0) {
+      const pid_t self = ::getpid();
+      (void)!::write(p[1], &self, sizeof self);
+      sleep_holding_nothing();
+    }
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  ::waitpid(middle, nullptr, 0);
+  pid_t pid = 0;
+  const bool read = ::read(p[0], &pid, sizeof pid) == sizeof pid;
+  ::close(p[0]);
+  if (!read) throw std::runtime_error("the escaping process did not report its pid");
+  return pid;
+}
+
+int start_sleeping_process() {
+  const pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error("fork");
+  if (child == 0) sleep_holding_nothing();
+  return child;
+}
+
+std::string try_connect(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::strerror(errno);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  const int err = errno;
+  ::close(fd);
+  return rc == 0 ? "connected" : std::strerror(err);
+}
+
+std::string try_write_file(std::string path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return std::strerror(errno);
+  const bool ok = ::write(fd, "x", 1) == 1;
+  ::close(fd);
+  return ok ? "written" : std::strerror(errno);
+}
+
+std::string try_read_own_memory() {
+  const char source[] = "x";
+  char target = 0;
+  ::iovec local{&target, 1}, remote{const_cast<char*>(source), 1};
+  if (::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) != 1) return std::strerror(errno);
+  return target == 'x' ? "read" : "read something else";
+}
+
 asio::awaitable<void> sleep_in_child_ms(int ms) {
   malt::worker child = co_await malt::spawn_worker();
   co_await malt::remote_call_wait(child, async_sleep_ms, ms);
@@ -149,6 +224,11 @@ MALT_REMOTE(nested_add);
 MALT_REMOTE(spawn_child_and_keep);
 MALT_REMOTE(start_spinning_child);
 MALT_REMOTE(sleep_in_child_ms);
+MALT_REMOTE(start_escaping_process);
+MALT_REMOTE(start_sleeping_process);
+MALT_REMOTE(try_connect);
+MALT_REMOTE(try_write_file);
+MALT_REMOTE(try_read_own_memory);
 MALT_REMOTE(throw_long_message);
 MALT_REMOTE(print_unbroken);
 MALT_REMOTE(make_percent);

@@ -42,6 +42,12 @@ boost::asio::awaitable<int> nested_add(int depth);        // 1 + 1, depth worker
 boost::asio::awaitable<int> spawn_child_and_keep();       // pid of a worker it keeps running
 boost::asio::awaitable<int> start_spinning_child();       // the same, the child busy spinning
 boost::asio::awaitable<void> sleep_in_child_ms(int ms);   // awaits a call to a worker of its own
+// Pids as the worker sees them (malt_test::host_pid translates).
+int start_escaping_process();  // a sleeper that left by setsid and a double fork
+int start_sleeping_process();  // a sleeping child that stays in the worker's process group
+std::string try_connect(int port);               // "connected", or why not (strerror)
+std::string try_write_file(std::string path);    // "written", or why not
+std::string try_read_own_memory();               // "read" through process_vm_readv, or why not
 void throw_long_message(std::uint32_t n);                 // a std::runtime_error of n letters
 void print_unbroken(std::uint32_t n);                     // n bytes on stdout, no newline
 
