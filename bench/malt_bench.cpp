@@ -253,11 +253,11 @@ double bare_spawn_ms() {
   });
 }
 
-asio::awaitable<double> malt_spawn_ms() {
+asio::awaitable<double> malt_spawn_ms(malt::worker_options options = {}) {
   std::vector<double> xs;
   for (int i = 0; i < 50; ++i) {
     auto start = clock_type::now();
-    malt::worker w = co_await malt::spawn_worker();
+    malt::worker w = co_await malt::spawn_worker(options);
     co_await malt::remote_call_fetch(w, add, 1, 2);
     xs.push_back(micros(clock_type::now() - start) / 1000);
     co_await malt::stop(w);
@@ -353,13 +353,13 @@ asio::awaitable<double> interrupt_ms(bool lua) {
   co_return xs[xs.size() / 2];
 }
 
-asio::awaitable<double> hundred_workers_s() {
+asio::awaitable<double> hundred_workers_s(malt::worker_options options = {}) {
   auto ex = co_await asio::this_coro::executor;
   auto start = clock_type::now();
   int done = 0;
   for (int i = 0; i < 100; ++i)
     asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-      malt::worker w = co_await malt::spawn_worker();
+      malt::worker w = co_await malt::spawn_worker(options);
       co_await malt::remote_call_fetch(w, add, 1, 2);
       co_await malt::stop(w);
       ++done;
@@ -461,6 +461,15 @@ asio::awaitable<void> measure(std::vector<row>& rows) {
     const double bare = bare_spawn_ms(), spawn = co_await malt_spawn_ms();
     rows.push_back({"spawn → first result", fmt(spawn, "ms"), fmt(bare, "ms bare posix_spawn + handshake"), spawn / bare,
                     "≤ 2×", spawn / bare <= 2});
+    // What each containment and isolation mode costs at spawn (README, "Sandboxing").
+    malt::worker_options grouped, locked;
+    grouped.containment = malt::containment::process_group;
+    locked.isolation = malt::locked_down();
+    const double spawn_grouped = co_await malt_spawn_ms(grouped), spawn_locked = co_await malt_spawn_ms(locked);
+    rows.push_back({"spawn → first result, process-group containment", fmt(spawn_grouped, "ms"),
+                    fmt(bare, "ms bare posix_spawn + handshake"), spawn_grouped / bare, "≤ 2×", spawn_grouped / bare <= 2});
+    rows.push_back({"spawn → first result, locked down", fmt(spawn_locked, "ms"),
+                    fmt(bare, "ms bare posix_spawn + handshake"), spawn_locked / bare, "≤ 3×", spawn_locked / bare <= 3});
     {
       std::vector<char> ballast(std::size_t(1) << 30, 1);  // a host holding 1 GiB
       const double bare_big = bare_spawn_ms(), spawn_big = co_await malt_spawn_ms();
@@ -495,6 +504,10 @@ asio::awaitable<void> measure(std::vector<row>& rows) {
   if (wanted("workers")) {
     const double h = co_await hundred_workers_s();
     rows.push_back({"100 workers: spawn, one call, stop", fmt(h, "s"), "0.5 s", h / 0.5, "≤ 0.5 s", h <= 0.5});
+    malt::worker_options grouped;
+    grouped.containment = malt::containment::process_group;
+    const double g = co_await hundred_workers_s(grouped);
+    rows.push_back({"100 workers, process-group containment", fmt(g, "s"), "0.5 s", g / 0.5, "≤ 0.5 s", g <= 0.5});
   }
 }
 
