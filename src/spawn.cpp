@@ -140,7 +140,10 @@ int kill_group_and_reap(pid_t pid, int pidfd, siginfo_t& info, int options) noex
   return ::waitid(by, id, &info, WEXITED | options);
 }
 
-std::string limit_reached(const worker_limits& limits, int signo) {
+std::string limit_reached(const worker_limits& limits, int signo, bool oom_killed) {
+  if (signo == SIGKILL && oom_killed && limits.resident_memory != 0)
+    return "resident memory limit " + std::to_string(limits.resident_memory) +
+           " bytes (worker_options::limits.resident_memory)";
   if (signo == SIGXCPU && limits.cpu_time.count() != 0)
     return "CPU limit " + std::to_string(limits.cpu_time.count()) + " s (worker_options::limits.cpu_time)";
   if (signo == SIGXFSZ && limits.file_size != 0)
@@ -192,6 +195,13 @@ child_process spawn_child(const worker_options& options) {
                (isolation.syscall_filter ? ",syscall-filter=1" : "") + limit_arguments(options.limits)};
   if (isolation.read_only_filesystem)
     for (const auto& path : isolation.writable_paths) argv_strings.push_back(writable_flag + path);
+  worker_cgroup cgroup;
+  try {
+    cgroup = worker_cgroup::create(options.limits);
+  } catch (const std::exception& e) {
+    throw spawn_error(errc::spawn_failed, e.what());
+  }
+  for (const auto& dir : cgroup.directories()) argv_strings.push_back(cgroup_flag + dir);
   argv_strings.insert(argv_strings.end(), options.args.begin(), options.args.end());
   std::vector<std::string> env_strings = environment(options);
   auto argv = pointers(argv_strings);
@@ -230,6 +240,7 @@ child_process spawn_child(const worker_options& options) {
   child.socket = std::move(host_end);
   child.stdout_pipe = std::move(out_r);
   child.stderr_pipe = std::move(err_r);
+  child.cgroup = std::move(cgroup);
   return child;  // the child's ends close here, so the host sees EOF when the worker ends
 }
 

@@ -6,6 +6,8 @@
 // stdout/stderr on pipes, its own process group, default signal dispositions, and every
 // other descriptor closed. The worker sets its parent-death signal itself (worker_main).
 
+#include "cgroup.hpp"
+
 #include <malt/worker_options.hpp>
 
 #include <csignal>
@@ -21,6 +23,8 @@ inline constexpr const char* worker_flag = "--malt-worker=";
 
 /// Each path the worker's read-only filesystem leaves writable: "--malt-writable=PATH".
 inline constexpr const char* writable_flag = "--malt-writable=";
+/// Each control group the worker joins before it starts anything: "--malt-cgroup=DIR".
+inline constexpr const char* cgroup_flag = "--malt-cgroup=";
 
 /// An owned file descriptor.
 class unique_fd {
@@ -44,6 +48,7 @@ struct child_process {
   unique_fd socket;       // the host's end of the socketpair
   unique_fd stdout_pipe;  // read ends
   unique_fd stderr_pipe;
+  worker_cgroup cgroup;  // holds the limits rlimits cannot, if any
 };
 
 /// Kills the process group of a worker that has ended but is not yet reaped (its
@@ -58,8 +63,9 @@ child_process spawn_child(const worker_options& options);
 std::string limit_arguments(const worker_limits& limits);
 
 /// The limit of limits that a process ended by signo ran into, as a phrase ("CPU limit
-/// 2 s"); empty when the signal is not a limit's.
-std::string limit_reached(const worker_limits& limits, int signo);
+/// 2 s"); empty when the signal is not a limit's. oom_killed: the out-of-memory killer of
+/// the worker's cgroup killed a process.
+std::string limit_reached(const worker_limits& limits, int signo, bool oom_killed);
 
 /// pidfd system calls (glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++).
 int pidfd_open(pid_t pid) noexcept;

@@ -23,36 +23,56 @@ bool thread_pool::has_waiting_jobs() const {
   return !state_->jobs.empty();
 }
 
-void thread_pool::post(std::function<void()> job) {
+bool thread_pool::post(std::function<void()> job) {
   lock_type lock(state_->mutex);
   state_->jobs.push_back(std::move(job));
   if (state_->active == 0) {
-    start_threads(state_, 1, lock);
+    // None idle, the kernel refused a new one, and no thread took a job meanwhile (the
+    // watchdog may start one while the lock is down): the job is still last, take it back.
+    const auto taken = state_->taken;
+    if (start_threads(state_, 1, lock) == 0 && state_->taken == taken) {
+      state_->jobs.pop_back();
+      return false;
+    }
   } else if (!state_->watchdog) {
-    state_->watchdog = true;
-    std::thread([s = state_] { watchdog(s); }).detach();
+    try {
+      std::thread([s = state_] { watchdog(s); }).detach();
+      state_->watchdog = true;
+    } catch (const std::system_error&) {
+      // The job waits for a running thread; the next post tries again.
+    }
   } else if (state_->watchdog_waiting) {
     state_->watchdog_waiting = false;
     lock.unlock();
     state_->watch.notify_one();  // jobs wait behind running ones: the watchdog starts looking
   }
+  return true;
 }
 
-// Makes n more threads active: idle ones first, new ones for the rest.
-void thread_pool::start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock) {
+// Makes n more threads active: idle ones first, new ones for the rest. Returns how many.
+std::size_t thread_pool::start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock) {
   s->active += n;
   const std::size_t woken = std::min(n, s->idle - s->starts);
   s->starts += woken;
   lock.unlock();
   for (std::size_t i = 0; i < woken; ++i) s->wake.notify_one();
-  for (std::size_t i = woken; i < n; ++i)
-    std::thread([s] {
-      lock_type l(s->mutex);
-      run_jobs(s, l);
-      l.unlock();
-      idle_thread(s);
-    }).detach();
+  std::size_t refused = 0;
+  for (std::size_t i = woken; i < n; ++i) {
+    try {
+      std::thread([s] {
+        lock_type l(s->mutex);
+        run_jobs(s, l);
+        l.unlock();
+        idle_thread(s);
+      }).detach();
+    } catch (const std::system_error&) {  // at a processes limit: the running threads take the jobs
+      refused = n - i;
+      break;
+    }
+  }
   lock.lock();
+  s->active -= refused;
+  return n - refused;
 }
 
 // Runs queued jobs until there are none; the thread is then no longer active.

@@ -28,7 +28,9 @@ class thread_pool {
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
 
-  void post(std::function<void()> job);
+  /// Queues job for a pool thread. False, and job is not queued, when no thread is running
+  /// and the kernel refuses a new one (a processes limit): the caller fails it instead.
+  bool post(std::function<void()> job);
   /// True when jobs wait to be taken: a burst is under way.
   bool has_waiting_jobs() const;
 
@@ -48,7 +50,7 @@ class thread_pool {
     std::chrono::microseconds patience;
   };
   using lock_type = std::unique_lock<std::mutex>;
-  static void start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock);
+  static std::size_t start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock);
   static void run_jobs(const std::shared_ptr<state>& s, lock_type& lock);
   static void idle_thread(const std::shared_ptr<state>& s);
   static void watchdog(const std::shared_ptr<state>& s);

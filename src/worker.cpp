@@ -114,7 +114,8 @@ worker_impl::worker_impl(asio::any_io_executor ex, child_process child, worker_o
       pidfd_(ex_),
       startup_timer_(ex_),
       stdout_pipe_(std::move(child.stdout_pipe)),
-      stderr_pipe_(std::move(child.stderr_pipe)) {
+      stderr_pipe_(std::move(child.stderr_pipe)),
+      cgroup_(std::move(child.cgroup)) {
   if (!child.pidfd) return;  // in-process
   pidfd_.assign(child.pidfd.release());
   std::lock_guard lock(live().mutex);
@@ -299,8 +300,13 @@ bool worker_impl::check_exit() {
     exit_code_ = info.si_status;
   else if (info.si_code != 0)
     exit_signal_ = info.si_status;
+  // Reaped: under pid_namespace containment nothing of the worker's is left; under
+  // process_group, whatever left the group is still in the cgroup, and goes with it.
+  const bool oom_killed = cgroup_.oom_killed();
+  cgroup_.remove();
   if (exit_signal_)
-    if (auto limit = limit_reached(options_.limits, *exit_signal_); !limit.empty()) end_reason_ = std::move(limit);
+    if (auto limit = limit_reached(options_.limits, *exit_signal_, oom_killed); !limit.empty())
+      end_reason_ = std::move(limit);
   exited_ = true;
   on_exit();
   return true;

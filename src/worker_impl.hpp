@@ -115,6 +115,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   boost::asio::posix::stream_descriptor pidfd_;
   boost::asio::steady_timer startup_timer_;
   unique_fd stdout_pipe_, stderr_pipe_;  // until forwarding starts or the user takes them
+  worker_cgroup cgroup_;                  // removed once the worker is reaped
   unique_fd stdout_raw_, stderr_raw_;
   std::shared_ptr<boost::asio::posix::stream_descriptor> stdout_forwarded_, stderr_forwarded_;
   bool exited_ = false;

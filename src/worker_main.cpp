@@ -108,9 +108,20 @@ int worker_main(int argc, char** argv) {
     std::fprintf(stderr, "%s: this is a malt worker program; it is started by malt::spawn_worker\n", program);
     return 2;
   }
-  for (int i = 1; i < argc; ++i)
-    if (std::string_view(argv[i]).starts_with(detail::writable_flag))
-      args.sandbox.writable.emplace_back(argv[i] + std::strlen(detail::writable_flag));
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with(detail::writable_flag))
+      args.sandbox.writable.emplace_back(arg.substr(std::strlen(detail::writable_flag)));
+    // The cgroups of the limits rlimits cannot set: joined first, so that everything this
+    // worker starts is counted.
+    if (arg.starts_with(detail::cgroup_flag)) {
+      const std::string dir(arg.substr(std::strlen(detail::cgroup_flag)));
+      if (int err = detail::join_cgroup(dir); err != 0) {
+        std::fprintf(stderr, "%s: cannot join the cgroup %s: %s\n", program, dir.c_str(), std::strerror(err));
+        return 2;
+      }
+    }
+  }
   // Never outlive the host: die with it, and check it did not die before this line (a
   // parent outside this process's PID namespace shows as 0).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -14,7 +14,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cxxabi.h>
 #include <typeinfo>
 #include <unistd.h>
@@ -156,7 +158,12 @@ void worker_session::dispatch(frame&& f) {
     running_.emplace(id, job);
   }
   if (job->function->run_sync) {
-    pool_.post([self = shared_from_this(), job] { self->run_sync(job); });
+    if (!pool_.post([self = shared_from_this(), job] { self->run_sync(job); })) {
+      job->fail(errc::remote_exception, "std::system_error",
+                "no thread could start to run '" + name + "': " + std::strerror(EAGAIN) +
+                    " (the worker is at its processes limit, worker_options::limits.processes)");
+      finish(job, false);
+    }
     return;
   }
   asio::co_spawn(ex_, [self = shared_from_this(), job]() -> asio::awaitable<void> {

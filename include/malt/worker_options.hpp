@@ -31,6 +31,17 @@ struct worker_limits {
   std::uint64_t file_size = 0;
   /// Whether a crashing worker may write a core file (RLIMIT_CORE). Off by default.
   bool core_dumps = false;
+  /// Processes and threads of the worker and all its descendants together (a cgroup's
+  /// pids.max): one more fork() or thread fails with EAGAIN. The worker itself uses a few
+  /// (its threads; under pid_namespace containment two more processes).
+  std::uint64_t processes = 0;
+  /// Resident memory of the worker and all its descendants together, in bytes (a cgroup's
+  /// memory.max, swap included where the system tells them apart): past it the kernel's
+  /// out-of-memory killer ends the worker, and its calls fail with
+  /// terminated_worker_exception naming the limit.
+  /// Both need a cgroup the host may create (root, or a delegated subtree); where there is
+  /// none, spawn_worker fails with a spawn_error saying so.
+  std::uint64_t resident_memory = 0;
 };
 
 /// How the processes a worker starts (its descendants) are ended with it.

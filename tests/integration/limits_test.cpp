@@ -9,6 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 using namespace malt_test;
 namespace asio = boost::asio;
 
@@ -128,6 +131,62 @@ BOOST_AUTO_TEST_CASE(a_worker_writing_past_its_file_size_is_ended_and_its_call_n
     BOOST_TEST(contains(e.what(), "file size limit 65536 bytes"), e.what());
   });
   std::remove(path.c_str());
+}
+
+// Whether every child of this process (the orphans a worker's end killed are re-parented
+// to it, a subreaper) is gone and reaped within a second.
+bool reaped_within_a_second() {
+  for (int i = 0; i < 500; ++i) {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    if (child_processes().empty()) return true;
+    ::usleep(2000);
+  }
+  return false;
+}
+
+// The limits a cgroup holds start only where the host may create one (root, or a
+// delegated subtree); elsewhere the start is refused, and the case says so and passes.
+asio::awaitable<std::optional<malt::worker>> start_in_cgroup(malt::worker_options o) {
+  std::optional<malt::worker> started;
+  try {
+    started = co_await malt::spawn_worker(o);
+  } catch (const malt::spawn_error& e) {
+    BOOST_TEST((contains(e.what(), "cgroup")), e.what());
+    BOOST_TEST_MESSAGE("skipped: " << e.what());
+  }
+  co_return started;
+}
+
+BOOST_AUTO_TEST_CASE(processes_past_the_limit_do_not_start_and_the_worker_carries_on) {
+  run([]() -> asio::awaitable<void> {
+    for (auto containment : {malt::containment::pid_namespace, malt::containment::process_group}) {
+      malt::worker_options o;
+      o.containment = containment;
+      o.limits.processes = 32;
+      auto w = co_await start_in_cgroup(o);
+      if (!w) co_return;
+      const int started = co_await malt::remote_call_fetch(*w, start_pausing_processes, 100);
+      BOOST_TEST(started > 0);
+      BOOST_TEST(started < 32, started << " processes started under a limit of 32");
+      co_await probe(*w);
+      co_await malt::stop(*w);
+      BOOST_TEST(reaped_within_a_second(), "processes the worker started outlived it");
+    }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_past_its_resident_memory_is_ended_and_its_call_names_the_limit) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.limits.resident_memory = 160ull << 20;
+    auto w = co_await start_in_cgroup(o);
+    if (!w) co_return;
+    BOOST_TEST(co_await malt::remote_call_fetch(*w, byte_sum, std::vector<std::uint8_t>(1000, 1)) == 1000u);
+    auto e = co_await thrown<malt::terminated_worker_exception>(malt::remote_call_fetch(*w, make_bytes, 1u << 30));
+    BOOST_TEST((e.signal() == SIGKILL));
+    BOOST_TEST(contains(e.what(), "resident memory limit 167772160 bytes"), e.what());
+  });
 }
 
 BOOST_AUTO_TEST_CASE(limits_that_cannot_work_are_refused) {

@@ -179,6 +179,17 @@ std::string try_read_own_memory() {
   return target == 'x' ? "read" : "read something else";
 }
 
+int start_pausing_processes(int n) {
+  int started = 0;
+  for (; started < n; ++started) {
+    const pid_t child = ::fork();
+    if (child < 0) break;
+    if (child == 0)
+      for (;;) ::pause();  // until the worker's end takes it along
+  }
+  return started;
+}
+
 asio::awaitable<void> sleep_in_child_ms(int ms) {
   malt::worker child = co_await malt::spawn_worker();
   co_await malt::remote_call_wait(child, async_sleep_ms, ms);
@@ -229,6 +240,7 @@ MALT_REMOTE(start_sleeping_process);
 MALT_REMOTE(try_connect);
 MALT_REMOTE(try_write_file);
 MALT_REMOTE(try_read_own_memory);
+MALT_REMOTE(start_pausing_processes);
 MALT_REMOTE(throw_long_message);
 MALT_REMOTE(print_unbroken);
 MALT_REMOTE(make_percent);
