@@ -562,6 +562,9 @@ asio::awaitable<void> channel_shut(std::uint64_t id) {
 evaluator::evaluator(const evaluator_settings& s) : settings(s), state(lua_newstate(allocate, this)) {
   if (!state) throw std::runtime_error("cannot create the Lua state: not enough memory");
   lua_State* L = state.get();
+  // Lua leaves the main thread's extra space as the allocator gave it, and every coroutine
+  // Lua code makes copies it: null says "not an eval's own coroutine" (slice_hook).
+  request_of(L) = nullptr;
   open_environment(L, settings.safe_libraries);
   static const luaL_Reg channel_methods[] = {{"put", channel_put},
                                              {"take", channel_take},
