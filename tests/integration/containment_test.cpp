@@ -15,15 +15,6 @@ using namespace malt_test;
 
 namespace {
 
-// pid (a child of this process, if only by re-parenting, or not) has ended within limit.
-bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
-  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid || !process_exists(pid)) return true;
-    ::usleep(2000);
-  }
-  return false;
-}
-
 // The kernel may refuse the namespace (a container's seccomp profile, user namespaces off):
 // then the cases that need it say so and pass.
 bool has_pid_namespace(const malt::worker& w) {
@@ -58,7 +49,7 @@ BOOST_AUTO_TEST_CASE(an_escaped_descendant_ends_when_the_worker_is_stopped) {
     auto e = co_await start_escape();
     if (!e) co_return;
     BOOST_TEST(co_await malt::stop(e->w));
-    BOOST_TEST(gone_within(e->process, 1000ms), "a setsid process outlived the stopped worker");
+    BOOST_TEST(ended_within(e->process, 1000ms), "a setsid process outlived the stopped worker");
   });
 }
 
@@ -68,7 +59,7 @@ BOOST_AUTO_TEST_CASE(an_escaped_descendant_ends_when_the_worker_is_killed) {
     if (!e) co_return;
     malt::kill(e->w);
     co_await e->w.async_wait_exit(asio::use_awaitable);
-    BOOST_TEST(gone_within(e->process, 1000ms), "a setsid process outlived the killed worker");
+    BOOST_TEST(ended_within(e->process, 1000ms), "a setsid process outlived the killed worker");
   });
 }
 
@@ -79,7 +70,7 @@ BOOST_AUTO_TEST_CASE(an_escaped_descendant_ends_when_the_worker_exits_by_itself)
     malt::remote_do(e->w, print_then_exit, std::string("leaving"), 0);
     auto [ec, status] = co_await e->w.async_wait_exit(asio::as_tuple(asio::use_awaitable));
     BOOST_TEST((status.code == std::optional<int>(0)));
-    BOOST_TEST(gone_within(e->process, 1000ms), "a setsid process outlived the worker's own exit");
+    BOOST_TEST(ended_within(e->process, 1000ms), "a setsid process outlived the worker's own exit");
   });
 }
 
@@ -99,8 +90,8 @@ BOOST_AUTO_TEST_CASE(an_escaped_descendant_ends_when_the_host_is_killed) {
   } else {
     ::kill(host.pid, SIGKILL);
     ::waitpid(host.pid, nullptr, 0);
-    BOOST_TEST(gone_within(worker, 1000ms), "the worker outlived its host");
-    BOOST_TEST(gone_within(process, 1000ms), "a setsid process outlived the killed host");
+    BOOST_TEST(ended_within(worker, 1000ms), "the worker outlived its host");
+    BOOST_TEST(ended_within(process, 1000ms), "a setsid process outlived the killed host");
   }
   ::kill(host.pid, SIGKILL);
   ::waitpid(host.pid, nullptr, 0);
@@ -119,7 +110,7 @@ BOOST_AUTO_TEST_CASE(a_worker_in_a_pid_namespace_still_runs_programs_and_nested_
     const pid_t child = host_pid(w.pid(), co_await malt::remote_call_fetch(w, start_sleeping_process));
     BOOST_TEST(process_exists(child));
     BOOST_TEST(co_await malt::stop(w));
-    BOOST_TEST(gone_within(child, 1000ms));
+    BOOST_TEST(ended_within(child, 1000ms));
   });
 }
 
@@ -132,11 +123,11 @@ BOOST_AUTO_TEST_CASE(under_process_group_containment_the_group_ends_with_the_wor
     const pid_t stays = co_await malt::remote_call_fetch(w, start_sleeping_process);
     const pid_t leaves = co_await malt::remote_call_fetch(w, start_escaping_process);
     BOOST_TEST(co_await malt::stop(w));
-    BOOST_TEST(gone_within(stays, 1000ms), "a descendant in the worker's group outlived it");
+    BOOST_TEST(ended_within(stays, 1000ms), "a descendant in the worker's group outlived it");
     // The documented limit of this mode: a process that left the group lives on.
     BOOST_TEST(process_exists(leaves));
     ::kill(leaves, SIGKILL);
-    BOOST_TEST(gone_within(leaves, 1000ms));
+    BOOST_TEST(ended_within(leaves, 1000ms));
   });
 }
 

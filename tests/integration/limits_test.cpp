@@ -1,16 +1,13 @@
 // A worker's resource limits: each is set on the process, and each is hit: an allocation
 // past the address space fails in the worker, which answers the next call; opening past
-// the descriptor limit fails; a worker past its CPU time or file size is ended, and its
-// pending call names the limit.
+// the descriptor limit fails, and so does a fork past the processes limit; a worker past
+// its CPU time, file size or resident memory is ended, and its pending call names the limit.
 #include "run.hpp"
 #include "test_functions.hpp"
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace malt_test;
 namespace asio = boost::asio;
@@ -133,18 +130,6 @@ BOOST_AUTO_TEST_CASE(a_worker_writing_past_its_file_size_is_ended_and_its_call_n
   std::remove(path.c_str());
 }
 
-// Whether every child of this process (the orphans a worker's end killed are re-parented
-// to it, a subreaper) is gone and reaped within a second.
-bool reaped_within_a_second() {
-  for (int i = 0; i < 500; ++i) {
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    if (child_processes().empty()) return true;
-    ::usleep(2000);
-  }
-  return false;
-}
-
 // The limits a cgroup holds start only where the host may create one (root, or a
 // delegated subtree); elsewhere the start is refused, and the case says so and passes.
 asio::awaitable<std::optional<malt::worker>> start_in_cgroup(malt::worker_options o) {
@@ -171,7 +156,7 @@ BOOST_AUTO_TEST_CASE(processes_past_the_limit_do_not_start_and_the_worker_carrie
       BOOST_TEST(started < 32, started << " processes started under a limit of 32");
       co_await probe(*w);
       co_await malt::stop(*w);
-      BOOST_TEST(reaped_within_a_second(), "processes the worker started outlived it");
+      BOOST_TEST(children_ended_within(std::chrono::seconds(1)), "processes the worker started outlived it");
     }
   });
 }

@@ -9,19 +9,6 @@
 
 using namespace malt_test;
 
-namespace {
-
-// Waits up to limit for pid (a child of this process, if only by re-parenting) to end.
-bool reaped_within(pid_t pid, std::chrono::milliseconds limit) {
-  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid || !process_exists(pid)) return true;
-    ::usleep(2000);
-  }
-  return false;
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_SUITE(orphans)
 
 BOOST_AUTO_TEST_CASE(killing_a_host_with_sigkill_ends_its_busy_workers_at_every_depth) {
@@ -40,8 +27,8 @@ BOOST_AUTO_TEST_CASE(killing_a_host_with_sigkill_ends_its_busy_workers_at_every_
 
   ::kill(host, SIGKILL);
   ::waitpid(host, nullptr, 0);
-  BOOST_TEST(reaped_within(worker, 1000ms), "the worker outlived its host");
-  BOOST_TEST(reaped_within(grandchild, 1000ms), "the worker's worker outlived the host");
+  BOOST_TEST(ended_within(worker, 1000ms), "the worker outlived its host");
+  BOOST_TEST(ended_within(grandchild, 1000ms), "the worker's worker outlived the host");
   ::close(host_program.output);
   kill_children();
 }

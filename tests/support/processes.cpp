@@ -87,6 +87,24 @@ pid_t host_pid(pid_t worker, pid_t pid) {
   return found;
 }
 
+bool ended_within(pid_t pid, std::chrono::milliseconds limit) {
+  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid || !process_exists(pid)) return true;
+    ::usleep(2000);
+  }
+  return false;
+}
+
+bool children_ended_within(std::chrono::milliseconds limit) {
+  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    if (child_processes().empty()) return true;
+    ::usleep(2000);
+  }
+  return false;
+}
+
 std::size_t kill_children() {
   auto children = child_processes();
   for (pid_t p : children) ::kill(p, SIGKILL);
