@@ -23,8 +23,6 @@ struct sandbox_request {
   bool read_only = false;
   std::vector<std::string> writable;
   bool syscall_filter = false;
-
-  bool isolated() const noexcept { return no_network || read_only || syscall_filter; }
 };
 
 /// Enters what r asks for. Throws std::runtime_error naming the part of the isolation the
