@@ -15,12 +15,19 @@ namespace {
 // would be an interrupt storm, after which it still sees the latest.
 std::array<std::atomic<std::uint64_t>, 32> recent_ids{};
 std::atomic<std::uint32_t> received{0};
+std::atomic_flag writing = ATOMIC_FLAG_INIT;
 
 void on_interrupt_signal(int, siginfo_t* info, void*) {
   const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(info->si_value.sival_ptr));
+  // Two threads may each take one of these signals at once: the second waits for the
+  // first's two stores (a handler blocks every signal, so it never waits on itself), and a
+  // reader never counts a slot before its id is in it.
+  while (writing.test_and_set(std::memory_order_acquire)) {
+  }
   const std::uint32_t n = received.load(std::memory_order_relaxed);
   recent_ids[n % recent_ids.size()].store(id, std::memory_order_relaxed);
   received.store(n + 1, std::memory_order_release);
+  writing.clear(std::memory_order_release);
 }
 
 }  // namespace
