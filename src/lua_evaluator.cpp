@@ -422,6 +422,12 @@ asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code, eval_start 
     if (luaL_loadbuffer(co, code.data(), code.size(), "=eval") != LUA_OK) throw lua_error(error_text(co, -1));
   }
   lua_sethook(co, slice_hook, LUA_MASKCOUNT, slice_instructions);
+  // An interrupt signalled to this call ends the eval here, and the reply says interrupted.
+  auto end_if_interrupted = [&start] {
+    if (!start.origin.context || !start.origin.interrupted()) return;
+    start.origin.context->interrupted = true;
+    throw lua_error("the eval was interrupted");
+  };
   auto ex = co_await asio::this_coro::executor;
   int arguments = 0;
   for (;;) {
@@ -436,10 +442,7 @@ asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code, eval_start 
       lua_xmove(co, main, 1);
       co_return std::make_unique<registry_ref>(main, luaL_ref(main, LUA_REGISTRYINDEX));
     }
-    if (status != LUA_YIELD && start.origin.interrupted() && start.origin.context) {
-      start.origin.context->interrupted = true;  // the reply says interrupted, whatever the frame
-      throw lua_error("the eval was interrupted");
-    }
+    if (status != LUA_YIELD) end_if_interrupted();  // the error is the interrupt's, whatever it says
     if (status != LUA_YIELD) {
       luaL_traceback(main, co, error_text(co, -1).c_str(), 0);
       std::string text = lua_tostring(main, -1);
@@ -449,10 +452,7 @@ asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code, eval_start 
     lua_pop(co, results);
     arguments = 0;
     if (request.what == yield_request::slice) {  // let the rest of the worker run, and see an interrupt
-      if (start.origin.interrupted() && start.origin.context) {
-        start.origin.context->interrupted = true;  // signalled; the frame may be on its way still
-        throw lua_error("the eval was interrupted");
-      }
+      end_if_interrupted();  // signalled; the frame may be on its way still
       co_await asio::post(ex, asio::use_awaitable);
       continue;
     }

@@ -1,7 +1,5 @@
 #include "worker_impl.hpp"
 
-#include "sandbox.hpp"
-
 #include "failure_report.hpp"
 #include "handshake.hpp"
 #include "interrupt_signal.hpp"
