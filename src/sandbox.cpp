@@ -129,7 +129,7 @@ void check_supervisor(int supervisor_pidfd) {
 
 // This process becomes the supervisor; the function returns in the worker, a member of the
 // new PID namespace whose first process is the reaper.
-void split_into_supervisor_and_worker() {
+void split_into_supervisor_and_worker(bool own_proc) {
   const int self = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
   if (self < 0) throw std::runtime_error(std::string("pidfd_open: ") + std::strerror(errno));
   const pid_t reaper = ::fork();
@@ -138,8 +138,10 @@ void split_into_supervisor_and_worker() {
   const pid_t worker = ::fork();
   if (worker == 0) {
     check_supervisor(self);
-    // Its own /proc, so that pids and /proc agree inside the worker.
-    ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+    // An isolated worker gets a /proc of its own, so that it sees only its own processes
+    // (not the host's /proc/<pid>/mem); the mount namespace and its teardown cost too much
+    // at every spawn to be the default.
+    if (own_proc) ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
     return;
   }
   if (worker < 0) {
@@ -222,15 +224,18 @@ void enter_sandbox(const sandbox_request& r) {
   int isolation = 0;
   if (r.no_network) isolation |= CLONE_NEWNET;
   if (r.read_only) isolation |= CLONE_NEWNS;
+  // A contained worker that is isolated too gets a /proc of its own: a mount namespace.
+  const bool own_proc = r.no_network || r.read_only || r.syscall_filter;
   const bool contained =
-      r.contain && unshare_namespaces(isolation | CLONE_NEWPID | CLONE_NEWNS, in_user_namespace) == 0;
+      r.contain &&
+      unshare_namespaces(isolation | CLONE_NEWPID | (own_proc ? CLONE_NEWNS : 0), in_user_namespace) == 0;
   if (!contained && isolation != 0)
     if (int err = unshare_namespaces(isolation, in_user_namespace); err != 0)
       refuse(r.no_network ? "a network namespace" : "a mount namespace", err);
   // Nothing mounted in this mount namespace shows in the host's.
-  if ((contained || r.read_only) && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+  if ((r.read_only || (contained && own_proc)) && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     refuse("a private mount namespace", errno);
-  if (contained) split_into_supervisor_and_worker();
+  if (contained) split_into_supervisor_and_worker(own_proc);
   if (r.read_only) make_filesystem_read_only(r.writable);
   if (r.no_network || r.syscall_filter) load_seccomp_filter(r.no_network, r.syscall_filter);
 }

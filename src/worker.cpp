@@ -171,11 +171,6 @@ asio::awaitable<void> worker_impl::finish_startup() {
   if (handshake_ok_) {
     startup_timer_.cancel();
     if (has_process() && options_.containment == containment::pid_namespace) containment_ = containment_of(pid_);
-    if (containment_ == containment::pid_namespace) {
-      // Signals go straight to the worker proper: its supervisor would pass them on, but
-      // not SIGKILL, which would end the supervisor first and orphan the worker.
-      if (const pid_t worker = supervised_worker(pid_); worker > 0) signal_target_ = unique_fd(pidfd_open(worker));
-    }
     start_forwarding();
     co_return;
   }
@@ -459,13 +454,25 @@ void worker_impl::send_interrupt(std::uint64_t id) {
   write_header(f, frame_type::interrupt, 0, id);
   conn_->send(std::move(f));
   // For a worker whose I/O thread is held where it cannot read the frame (interrupt_signal.hpp).
-  if (has_process()) send_interrupt_signal(signal_target_ ? signal_target_.get() : pidfd_.native_handle(), id);
+  if (has_process()) send_interrupt_signal(signal_target(), id);
+}
+
+int worker_impl::signal_target() noexcept {
+  // Signals go straight to the worker proper: its supervisor would pass them on, but not
+  // SIGKILL, which would end the supervisor first and orphan the worker. Looked up at the
+  // first signal rather than at every spawn, while the supervisor (not yet reaped) still
+  // holds the worker proper as its child.
+  if (containment_ == containment::pid_namespace && !exited_ && !signal_target_looked_up_) {
+    signal_target_looked_up_ = true;
+    if (const pid_t worker = supervised_worker(pid_); worker > 0) signal_target_ = unique_fd(pidfd_open(worker));
+  }
+  return signal_target_ ? signal_target_.get() : pidfd_.native_handle();
 }
 
 void worker_impl::signal(int signo) noexcept {
   if (exited_ || !has_process()) return;
   // A worker proper that ended before its supervisor noticed: the supervisor takes it.
-  if (signal_target_ && pidfd_signal(signal_target_.get(), signo) == 0) return;
+  if (const int target = signal_target(); target != pidfd_.native_handle() && pidfd_signal(target, signo) == 0) return;
   pidfd_signal(pidfd_.native_handle(), signo);
 }
 

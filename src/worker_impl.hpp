@@ -85,6 +85,8 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   void send_interrupt(std::uint64_t id);
 
  private:
+  /// The pidfd signals go to.
+  int signal_target() noexcept;
   void on_frame(frame&& f);
   void on_connection_end(const read_end& end);
   void on_exit();
@@ -107,6 +109,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   std::string summary_;
   malt::containment containment_ = malt::containment::process_group;  // once started
   unique_fd signal_target_;  // the worker proper, when a supervisor is what the host started
+  bool signal_target_looked_up_ = false;
   std::shared_ptr<connection> conn_;
   call_table calls_;
   pending_call handshake_;

@@ -32,6 +32,7 @@ asio::awaitable<void> check_an_open_worker(int port, std::string outside) {
   BOOST_TEST(co_await malt::remote_call_fetch(open, try_connect, port) == "connected");
   BOOST_TEST(co_await malt::remote_call_fetch(open, try_write_file, outside) == "written");
   BOOST_TEST(co_await malt::remote_call_fetch(open, try_read_own_memory) == "read");
+  BOOST_TEST(co_await malt::remote_call_fetch(open, sees_process, ::getpid()));  // the host's /proc
   co_await malt::stop(open);
 }
 
@@ -42,6 +43,8 @@ asio::awaitable<void> check_a_locked_down_worker(int port, std::string outside, 
   BOOST_TEST(co_await malt::remote_call_fetch(*w, try_write_file, outside) == std::strerror(EROFS));
   BOOST_TEST(co_await malt::remote_call_fetch(*w, try_write_file, writable + "/inside.txt") == "written");
   BOOST_TEST(co_await malt::remote_call_fetch(*w, try_read_own_memory) == std::strerror(EPERM));  // filtered
+  if (w->containment() == malt::containment::pid_namespace)  // a /proc of its own
+    BOOST_TEST(!co_await malt::remote_call_fetch(*w, sees_process, ::getpid()));
   BOOST_TEST(co_await malt::remote_call_fetch(*w, add, 1, 2) == 3);  // and it still serves
   const auto refused = co_await malt::remote_eval_fetch<std::string>(*w, "return select(2, io.open('/etc/passwd', 'a'))");
   BOOST_TEST(refused.find("Read-only file system") != std::string::npos, refused);

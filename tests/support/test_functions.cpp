@@ -179,6 +179,8 @@ std::string try_read_own_memory() {
   return target == 'x' ? "read" : "read something else";
 }
 
+bool sees_process(int pid) { return ::access(("/proc/" + std::to_string(pid)).c_str(), F_OK) == 0; }
+
 int start_pausing_processes(int n) {
   int started = 0;
   for (; started < n; ++started) {
@@ -240,6 +242,7 @@ MALT_REMOTE(start_sleeping_process);
 MALT_REMOTE(try_connect);
 MALT_REMOTE(try_write_file);
 MALT_REMOTE(try_read_own_memory);
+MALT_REMOTE(sees_process);
 MALT_REMOTE(start_pausing_processes);
 MALT_REMOTE(throw_long_message);
 MALT_REMOTE(print_unbroken);

@@ -48,6 +48,7 @@ int start_sleeping_process();  // a sleeping child that stays in the worker's pr
 std::string try_connect(int port);               // "connected", or why not (strerror)
 std::string try_write_file(std::string path);    // "written", or why not
 std::string try_read_own_memory();               // "read" through process_vm_readv, or why not
+bool sees_process(int pid);                      // whether this worker's /proc shows pid
 int start_pausing_processes(int n);              // forks up to n children that pause; how many started
 void throw_long_message(std::uint32_t n);                 // a std::runtime_error of n letters
 void print_unbroken(std::uint32_t n);                     // n bytes on stdout, no newline
