@@ -170,6 +170,11 @@ int worker_main(int argc, char** argv) {
   ::_exit(0);
 }
 
+bool is_worker_argument(std::string_view arg) noexcept {
+  return arg.starts_with(detail::worker_flag) || arg.starts_with(detail::writable_flag) ||
+         arg.starts_with(detail::cgroup_flag);
+}
+
 std::optional<int> maybe_run_worker(int argc, char** argv) {
   if (!find_worker_flag(argc, argv)) return std::nullopt;
   return worker_main(argc, argv);

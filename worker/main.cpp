@@ -3,11 +3,10 @@
 #include <malt/worker_main.hpp>
 
 #include <cstdio>
-#include <cstring>
 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--malt-worker=", 14) != 0) {
+    if (!malt::is_worker_argument(argv[i])) {
       std::fprintf(stderr, "malt-worker: unknown option '%s'\n", argv[i]);
       return 2;
     }

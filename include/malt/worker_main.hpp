@@ -13,6 +13,7 @@
 //   }
 
 #include <optional>
+#include <string_view>
 
 namespace malt {
 
@@ -24,6 +25,10 @@ int worker_main(int argc, char** argv);
 
 /// worker_main's result if this process was started as a worker, else nullopt.
 std::optional<int> maybe_run_worker(int argc, char** argv);
+
+/// Whether arg is one of those spawn_worker gives every worker ("--malt-..."), which a
+/// worker program that reads options of its own passes over.
+bool is_worker_argument(std::string_view arg) noexcept;
 
 }  // namespace malt
 

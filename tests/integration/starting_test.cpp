@@ -3,6 +3,8 @@
 #include "run.hpp"
 #include "test_functions.hpp"
 
+#include <filesystem>
+
 using namespace malt_test;
 namespace asio = boost::asio;
 
@@ -23,6 +25,23 @@ BOOST_AUTO_TEST_CASE(an_invalid_option_fails_at_once_with_the_workers_stderr) {
       BOOST_TEST(std::string(e.what()).find("exited during startup with code 2") != std::string::npos, e.what());
       BOOST_TEST(e.stderr_text().find("unknown option '--threads=invalid'") != std::string::npos);
       BOOST_TEST(std::string(e.what()).find("unknown option '--threads=invalid'") != std::string::npos);
+    }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(the_generic_worker_takes_every_argument_the_library_gives) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.executable = MALT_WORKER;
+    o.isolation = malt::locked_down({std::filesystem::temp_directory_path().string()});  // --malt-writable=
+    o.limits.processes = 64;                                                             // --malt-cgroup=
+    try {
+      malt::worker w = co_await malt::spawn_worker(o);
+      BOOST_TEST(co_await malt::remote_call_fetch(w, malt::builtin::pid) == w.pid());
+      co_await malt::stop(w);
+    } catch (const malt::spawn_error& e) {  // no lockdown or no cgroup here: not an argument refused
+      BOOST_TEST(std::string(e.what()).find("unknown option") == std::string::npos, e.what());
+      BOOST_TEST_MESSAGE("skipped: " << e.what());
     }
   });
 }
