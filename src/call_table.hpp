@@ -6,7 +6,7 @@
 // for it any more (its late reply is then dropped). The connection drives it: the writer
 // reports written frames, the reader hands in replies, the exit watcher ends everything.
 
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/cancellation_signal.hpp>

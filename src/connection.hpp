@@ -6,7 +6,7 @@
 // together in one gather write; and a reader loop that decodes every frame a read brought
 // in. It does not know what frames mean; its owner does.
 
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/local/stream_protocol.hpp>

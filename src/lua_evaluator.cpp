@@ -1,8 +1,9 @@
 // The worker's evaluation language: one global Lua 5.4 state per worker I/O thread, in which
 // every eval runs as a Lua coroutine driven by that thread's io_context. A count hook makes
 // a running eval yield regularly, so evals share the worker cooperatively (like Julia's
-// tasks) and an interrupt, which arrives as Asio cancellation of the eval call, ends any of
-// them, even `while true do end`. The evaluator, and the channels, are registered remote
+// tasks) and an interrupt ends any of them, even `while true do end`: the hook, on every
+// Lua thread, checks the flag the interrupt signal sets (interrupt_signal.hpp), and the
+// eval call's Asio cancellation ends an eval that is waiting. The evaluator, and the channels, are registered remote
 // functions (<malt/builtins.hpp>), so evals travel, fail and get interrupted as calls do.
 
 #include "lua_evaluator.hpp"

@@ -1,7 +1,7 @@
 // A call's life on the host after its request is encoded: queued on the connection,
 // completed by the reply, the worker's end, its cancellation or its timeout. The
 // cancellation rules are DESIGN §5's, after Boost.Redis's exec operation.
-#include "failure_report.hpp"
+#include "protocol/messages.hpp"
 #include "worker_impl.hpp"
 
 #include <malt/detail/remote_call.hpp>

@@ -1,7 +1,6 @@
 #include "worker_impl.hpp"
 
-#include "failure_report.hpp"
-#include "handshake.hpp"
+#include "protocol/messages.hpp"
 #include "interrupt_signal.hpp"
 #include "output_forwarder.hpp"
 #include "sandbox.hpp"

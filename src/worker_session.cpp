@@ -1,9 +1,7 @@
 #include "worker_session.hpp"
 
-#include "failure_report.hpp"
-#include "handshake.hpp"
+#include "protocol/messages.hpp"
 #include "stack_trace.hpp"
-#include "worker_impl.hpp"
 
 #include <malt/detail/registry.hpp>
 #include <malt/error.hpp>
@@ -110,14 +108,17 @@ void worker_session::on_frame(frame&& f) {
     conn_->send(make_hello_frame());
     return;
   }
-  switch (f.header.type) {
-    case frame_type::call:
-    case frame_type::call_no_reply: return dispatch(std::move(f));
-    case frame_type::exit_request: return exit(0);
-    case frame_type::interrupt: return interrupt(f.header.call_id);
-    default:
-      std::fprintf(stderr, "malt worker: unexpected frame '%s' from the host\n", to_string(f.header.type));
-      return exit(2);
+  try {
+    switch (f.header.type) {
+      case frame_type::call:
+      case frame_type::call_no_reply: return dispatch(std::move(f));
+      case frame_type::exit_request: expect_no_payload(f.payload, "exit request"); return exit(0);
+      case frame_type::interrupt: expect_no_payload(f.payload, "interrupt"); return interrupt(f.header.call_id);
+      default: throw malformed_message(std::string("unexpected frame '") + to_string(f.header.type) + "'");
+    }
+  } catch (const malformed_message& e) {  // a host that does not speak this protocol
+    std::fprintf(stderr, "malt worker: %s from the host\n", e.what());
+    return exit(2);
   }
 }
 
@@ -129,11 +130,11 @@ void worker_session::dispatch(frame&& f) {
   const auto id = job->request.header.call_id;
   std::string name;
   try {
-    payload_reader in(job->request.payload);
-    name = in.string();
-    const std::string_view parameters = in.string();
-    const std::string_view result = in.string();
-    job->args = in.rest();
+    const call_message request = decode_call_request(job->request.payload);
+    name = request.function;
+    const std::string_view parameters = request.parameter_types;
+    const std::string_view result = request.result_type;
+    job->args = request.arguments;
     job->function = find_function(name);
     if (!job->function) {
       job->fail(errc::unknown_function, "malt::unknown_function",
@@ -150,7 +151,7 @@ void worker_session::dispatch(frame&& f) {
     job->send_value = (job->request.header.flags & flag_send_value) && !result.empty();
   } catch (const std::exception& e) {
     job->fail(errc::bad_request, "malt::bad_request",
-                               std::string("malformed call request: ") + e.what());
+                               std::string("malformed ") + e.what());
   }
   if (job->failed) return finish(job, false);
   if (job->reply_expected) {

@@ -89,10 +89,9 @@ std::vector<char> make_call_frame(worker_impl& w, const std::string& name, Args&
   }(std::make_index_sequence<sizeof...(Args)>{}), "an argument does not convert to the parameter type");
   std::vector<char> frame = request_buffer(w);
   frame.resize(frame_header_size);
-  put_string(frame, name);
-  put_string(frame, sig::parameter_types());
   // A void result declared by the host accepts whatever the worker's function returns.
-  put_string(frame, std::is_void_v<typename sig::result> ? std::string_view() : std::string_view(sig::result_type()));
+  encode_call_head(frame, name, sig::parameter_types(),
+                   std::is_void_v<typename sig::result> ? std::string_view() : std::string_view(sig::result_type()));
   encode_arguments<params>(frame, std::make_index_sequence<sizeof...(Args)>{}, std::forward<Args>(args)...);
   return frame;
 }

@@ -35,6 +35,21 @@ enum class errc : int {
   queue_full,            ///< more than worker_options::max_queued_bytes wait to be written
 };
 
+/// Whether the worker is gone after an error with this code, so that the next call needs
+/// a new worker (as Boost.MySQL's is_fatal_error for a connection): the worker ended or
+/// broke the protocol, never started, or outlived SIGKILL. Every other code fails one call
+/// and leaves the worker answering the next.
+constexpr bool is_fatal(errc e) noexcept {
+  switch (e) {
+    case errc::worker_terminated:
+    case errc::spawn_failed:
+    case errc::protocol_mismatch:
+    case errc::protocol_error:
+    case errc::stop_failed: return true;
+    default: return false;
+  }
+}
+
 const boost::system::error_category& error_category() noexcept;
 
 inline boost::system::error_code make_error_code(errc e) noexcept {
@@ -118,5 +133,13 @@ namespace boost::system {
 template <>
 struct is_error_code_enum<malt::errc> : std::true_type {};
 }  // namespace boost::system
+
+namespace malt {
+/// is_fatal for an exception's code(); false for codes of other categories. (Here, after
+/// the trait above: overload resolution against errc instantiates it.)
+inline bool is_fatal(const boost::system::error_code& ec) noexcept {
+  return ec.category() == error_category() && is_fatal(static_cast<errc>(ec.value()));
+}
+}  // namespace malt
 
 #endif

@@ -1,6 +1,6 @@
 // A failure report from a worker: decoded, or refused with an exception; what decodes
 // encodes again to the same bytes.
-#include "failure_report.hpp"
+#include "protocol/messages.hpp"
 
 #include <stdexcept>
 
@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   failure_report r;
   try {
     r = decode_failure_report(bytes);
-  } catch (const std::runtime_error&) {
+  } catch (const malformed_message&) {
     return 0;
   }
   if (r.type.size() <= 1024) {

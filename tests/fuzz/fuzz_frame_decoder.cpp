@@ -1,7 +1,7 @@
 // The frame decoder over any byte stream, cut into reads of sizes the input chooses: it
 // must hand out frames whose payload is exactly what the header claimed, report a bad
 // header, or ask for more, and never read or allocate beyond what arrived.
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,8 +1,7 @@
 // Writes the seed corpus of each fuzz target into corpus/<target>/ (run from tests/fuzz:
 // ./make_seeds corpus). The seeds are well-formed messages; the fuzzer mutates from there.
-#include "failure_report.hpp"
-#include "frame.hpp"
-#include "handshake.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/messages.hpp"
 
 #include <malt/detail/payload.hpp>
 #include <malt/value.hpp>

@@ -171,6 +171,7 @@ BOOST_AUTO_TEST_CASE(dead_worker_fails_calls_at_once_saying_how_it_ended) {
       BOOST_TEST(e.signal().value_or(-1) == SIGKILL);
       BOOST_TEST(std::string(e.what()).find("signal 9") != std::string::npos);
       BOOST_TEST(e.code() == malt::errc::worker_terminated);
+      BOOST_TEST(malt::is_fatal(e.code()));
     }
     BOOST_TEST(!malt::isrunning(w));
     BOOST_CHECK_THROW(malt::remote_call(w, add, 1, 1), malt::terminated_worker_exception);

@@ -40,6 +40,7 @@ BOOST_AUTO_TEST_CASE(remote_failure) {
       BOOST_TEST(contains(e.stack_trace(), "exceptions_test"), e.stack_trace());
       BOOST_TEST(e.type_name() == "std::domain_error");
       BOOST_TEST(e.code() == malt::errc::remote_exception);
+      BOOST_TEST(!malt::is_fatal(e.code()));  // the worker answers the next call
     }
     co_await eager_call_throws_remote_exception(malt::remote_call(w, checked_sqrt, -1.0));
     // Fire and forget: nothing reaches the host's caller; the worker logs it.

@@ -7,7 +7,7 @@
 #include "memory.hpp"
 #include "run.hpp"
 #include "test_functions.hpp"
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 #include "worker_impl.hpp"
 
 #include <malt/detail/payload.hpp>

@@ -12,8 +12,8 @@
 //   exit_keeping_socket_at_startup FILE   the same before the handshake, exit 4
 //   hang_keeping_socket_at_startup FILE   the same before the handshake, then hang
 //   never_read                 after the handshake, read nothing more
-#include "frame.hpp"
-#include "handshake.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/messages.hpp"
 #include "spawn.hpp"
 
 #include <chrono>

@@ -1,11 +1,10 @@
 #ifndef MALT_DETAIL_WIRE_HPP
 #define MALT_DETAIL_WIRE_HPP
 
-// The few wire facts the call templates need: where a frame's payload starts, how the
-// strings that open a call request are written, and what a reply is made of.
+// The few wire facts the call templates need: where a frame's payload starts, how a call
+// request begins (src/protocol/messages.cpp), and what goes out with a frame.
 
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -13,16 +12,13 @@
 
 namespace malt::detail {
 
-/// Every frame starts with a header of this many bytes (see src/frame.hpp).
+/// Every frame starts with a header of this many bytes (see src/protocol/frame.hpp).
 inline constexpr std::size_t frame_header_size = 16;
 
-inline void put_string(std::vector<char>& out, std::string_view s) {
-  const auto n = static_cast<std::uint32_t>(s.size());
-  const auto at = out.size();
-  out.resize(at + sizeof n);
-  std::memcpy(out.data() + at, &n, sizeof n);
-  out.insert(out.end(), s.begin(), s.end());
-}
+/// Appends a call request's head to frame: the function's name, its parameter types and
+/// the result type the caller expects (empty: none wanted); the arguments' archive follows.
+void encode_call_head(std::vector<char>& frame, std::string_view function, std::string_view parameter_types,
+                      std::string_view result_type);
 
 /// A frame on its way out: its bytes (header first), then, for a large value, the value's
 /// own bytes, sent from where they lie without a copy; owner keeps them alive until written.

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_FRAME_HPP
-#define MALT_SRC_FRAME_HPP
+#ifndef MALT_SRC_PROTOCOL_FRAME_HPP
+#define MALT_SRC_PROTOCOL_FRAME_HPP
 
 // Frames: a 16-byte header (payload size, type, flags, call id) and a payload. Native byte
 // order: host and worker run on one machine and the handshake checks they are the same
@@ -90,21 +90,6 @@ class frame_decoder {
   std::size_t large_filled_ = 0;
   frame_header bad_;
 };
-
-/// Little helpers for the hand-written payloads (handshake, call request, failure).
-class payload_reader {
- public:
-  explicit payload_reader(std::span<const char> in) : in_(in) {}
-  std::uint32_t u32();
-  std::string_view string();
-  std::span<const char> rest() const { return in_; }
-
- private:
-  std::span<const char> take(std::size_t n);
-  std::span<const char> in_;
-};
-
-void put_u32(std::vector<char>& out, std::uint32_t v);
 
 }  // namespace malt::detail
 

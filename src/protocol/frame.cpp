@@ -1,4 +1,4 @@
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -128,30 +128,5 @@ decode_status frame_decoder::next(frame& out) {
 }
 
 bool frame_decoder::mid_frame() const noexcept { return large_.has_value() || end_ != begin_; }
-
-std::span<const char> payload_reader::take(std::size_t n) {
-  if (in_.size() < n) throw std::runtime_error("truncated payload");
-  auto s = in_.first(n);
-  in_ = in_.subspan(n);
-  return s;
-}
-
-std::uint32_t payload_reader::u32() {
-  std::uint32_t v;
-  std::memcpy(&v, take(sizeof v).data(), sizeof v);
-  return v;
-}
-
-std::string_view payload_reader::string() {
-  const auto n = u32();
-  auto s = take(n);
-  return {s.data(), s.size()};
-}
-
-void put_u32(std::vector<char>& out, std::uint32_t v) {
-  const auto at = out.size();
-  out.resize(at + sizeof v);
-  std::memcpy(out.data() + at, &v, sizeof v);
-}
 
 }  // namespace malt::detail

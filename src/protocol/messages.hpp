@@ -1,0 +1,126 @@
+#ifndef MALT_SRC_PROTOCOL_MESSAGES_HPP
+#define MALT_SRC_PROTOCOL_MESSAGES_HPP
+
+// Every message host and worker exchange, as a frame's payload (frame.hpp carries the
+// type and the call id): how each is written and read. One writer and one reader for all
+// of them; the reader trusts no length it reads and says which message and which field is
+// wrong. The values inside a call and a reply are archives (<malt/detail/payload.hpp>),
+// opaque here.
+//
+//   hello          both ways, first: magic "MALT", the sender's pid, its build description
+//   call           host -> worker: function name, parameter types, result type, arguments
+//   call_no_reply  the same, answered by nothing
+//   result         worker -> host: the result's archive
+//   failure        worker -> host: errc, exception type, message, stack trace
+//   interrupt      host -> worker: no payload (the call id is the frame's)
+//   exit_request   host -> worker: no payload
+
+#include <malt/error.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace malt::detail {
+
+/// A payload that is not the message it should be; what() names the message and the fault.
+class malformed_message : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Appends the fields of a message to a payload (native byte order: both ends run on one
+/// machine, and the hello checks they are the same build).
+class byte_writer {
+ public:
+  explicit byte_writer(std::vector<char>& out) noexcept : out_(out) {}
+  void u32(std::uint32_t v);
+  void string(std::string_view s);  // its length as a u32, then its bytes
+
+ private:
+  std::vector<char>& out_;
+};
+
+/// Reads the fields of one message. Every read checks that the bytes are there; a failed
+/// one throws malformed_message "<message>: <field> ...".
+class byte_reader {
+ public:
+  byte_reader(std::span<const char> in, const char* message) noexcept : in_(in), message_(message) {}
+  std::uint32_t u32(const char* field);
+  std::string_view string(const char* field);
+  /// What follows the fields read so far.
+  std::span<const char> rest() const noexcept { return in_; }
+  /// Throws unless every byte has been read.
+  void expect_end() const;
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const;
+  std::span<const char> in_;
+  const char* message_;
+};
+
+// --- hello ---------------------------------------------------------------------------
+
+inline constexpr unsigned protocol_version = 1;
+
+/// This process's hello, as a whole frame.
+std::vector<char> make_hello_frame();
+
+struct hello_check {
+  pid_t peer_pid = 0;
+  std::string mismatch;  // empty when the peer is compatible
+};
+/// Whether the peer's hello shows the same protocol and build; never throws.
+hello_check check_hello(std::span<const char> payload);
+
+// --- call ----------------------------------------------------------------------------
+
+/// A call request as the worker reads it; views into the payload.
+struct call_message {
+  std::string_view function;
+  std::string_view parameter_types;
+  std::string_view result_type;  // empty: the host does not want the value
+  std::span<const char> arguments;
+};
+
+/// Throws malformed_message.
+call_message decode_call_request(std::span<const char> payload);
+
+// (encode_call_head, which writes everything but the arguments, is declared in
+// <malt/detail/wire.hpp> for the call templates.)
+
+// --- failure -------------------------------------------------------------------------
+
+/// The worker's answer to a call that did not produce a value.
+struct failure_report {
+  errc code = errc::remote_exception;
+  std::string type, message, trace;
+};
+
+/// Appends the report to out in at most max_payload bytes, whatever the exception said:
+/// when all does not fit, the trace keeps at most a quarter of the room and the message
+/// the rest, and each cut says so.
+void encode_failure_report(std::vector<char>& out, failure_report report, std::size_t max_payload);
+
+/// Throws malformed_message.
+failure_report decode_failure_report(std::span<const char> payload);
+
+/// The code a report starts with, if it has one.
+std::optional<std::uint32_t> failure_code(std::span<const char> payload) noexcept;
+
+/// Whether a worker may answer a call with this code (the others are the host's own).
+bool worker_may_report(std::uint32_t code) noexcept;
+
+// --- interrupt, exit_request ---------------------------------------------------------
+
+/// Throws malformed_message unless the payload of this message (named) is empty.
+void expect_no_payload(std::span<const char> payload, const char* message);
+
+}  // namespace malt::detail
+
+#endif
