@@ -109,6 +109,16 @@ BOOST_AUTO_TEST_CASE(plain_prefix_without_colour) {
   });
 }
 
+// Split from the test below: g++ 12 warns falsely (-Wmismatched-new-delete) about an
+// Asio coroutine frame when one coroutine holds all of it.
+asio::awaitable<void> expect_only_stderr_forwarded(malt::worker& w) {
+  std::string s = co_await capture(w, "hallootjes", false, "\n");  // nothing should arrive
+  BOOST_TEST(s.empty());
+  s = co_await capture(w, "hello", true, "hello");
+  BOOST_TEST(count(s, yellow) == 1u);
+  BOOST_TEST(count(s, blue) == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(unmonitored_stdout_is_the_users_raw_stream) {
   run([]() -> asio::awaitable<void> {
     malt::worker_options o;
@@ -118,13 +128,7 @@ BOOST_AUTO_TEST_CASE(unmonitored_stdout_is_the_users_raw_stream) {
     malt::worker w = co_await malt::spawn_worker(o);
     BOOST_TEST(w.stdout_fd() >= 0);
     BOOST_TEST(w.stderr_fd() == -1);  // monitored
-
-    std::string s = co_await capture(w, "hallootjes", false, "\n");  // nothing should arrive
-    BOOST_TEST(s.empty());
-    s = co_await capture(w, "hello", true, "hello");
-    BOOST_TEST(count(s, yellow) == 1u);
-    BOOST_TEST(count(s, blue) == 0u);
-
+    co_await expect_only_stderr_forwarded(w);
     const std::string raw = read_available(w.stdout_fd());
     BOOST_TEST(raw == "hallootjes\n");  // no prefix, no colour
     co_await malt::stop(w);
