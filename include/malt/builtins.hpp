@@ -28,13 +28,6 @@ inline const remote<value(std::string)> eval{"malt.eval"};
 /// with remote_do, fire and forget: malt::remote_do(w, malt::builtin::exec, "x = 1").
 inline const remote<void(std::string)> exec{"malt.exec"};
 
-// The worker side of malt::worker_channel (<malt/eval.hpp>).
-inline const remote<std::uint64_t(std::string)> channel_open{"malt.channel_open"};
-inline const remote<void(std::uint64_t, value)> channel_put{"malt.channel_put"};
-inline const remote<value(std::uint64_t)> channel_take{"malt.channel_take"};
-inline const remote<bool(std::uint64_t)> channel_is_ready{"malt.channel_is_ready"};
-inline const remote<void(std::uint64_t)> channel_close{"malt.channel_close"};
-
 }  // namespace malt::builtin
 
 #endif

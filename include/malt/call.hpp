@@ -23,11 +23,11 @@
 // error{frame_too_large}, error{timed_out}, and system_error{operation_aborted} for a
 // cancelled call. After any of these the same worker answers the next call.
 
-#include <malt/detail/remote_call.hpp>
+#include <malt/detail/decoding_handler.hpp>
+#include <malt/detail/make_call.hpp>
 #include <malt/remote.hpp>
 #include <malt/worker.hpp>
 
-#include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -41,106 +41,6 @@ namespace malt {
 
 template <class T, class Wire = T>
 class call_op;
-
-namespace detail {
-
-template <class F>
-struct callee;  // what a call names: a function registered by MALT_REMOTE, or remote<Sig>
-template <class R, class... A>
-struct callee<R(A...)> {
-  using sig = signature<R(A...)>;
-  static const std::string& name(R (*f)(A...)) { return registered_name(reinterpret_cast<erased_function>(f)); }
-};
-template <class R, class... A>
-struct callee<R (*)(A...)> : callee<R(A...)> {};
-template <class R, class... A>
-struct callee<remote<R(A...)>> {
-  using sig = signature<R(A...)>;
-  static const std::string& name(const remote<R(A...)>& r) { return r.name(); }
-};
-
-template <class F>
-using callee_of = callee<std::remove_cvref_t<F>>;
-
-template <class F>
-using result_of = typename callee_of<F>::sig::result;
-
-template <class Params, class... Args, std::size_t... I>
-void encode_arguments(std::vector<char>& out, std::index_sequence<I...>, Args&&... args) {
-  // Each argument is converted to the declared parameter type first, as a local call would.
-  [[maybe_unused]] auto as_parameter = [](auto&& a, auto tag) -> decltype(auto) {
-    using P = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(a)>, P>)
-      return static_cast<const P&>(a);
-    else
-      return P(std::forward<decltype(a)>(a));
-  };
-  encode_values(out, as_parameter(std::forward<Args>(args),
-                                  std::type_identity<std::tuple_element_t<I, Params>>{})...);
-}
-
-template <class F, class... Args>
-std::vector<char> make_call_frame(worker_impl& w, const std::string& name, Args&&... args) {
-  using sig = typename callee_of<F>::sig;
-  using params = typename sig::params;
-  static_assert(sizeof...(Args) == sig::arity, "wrong number of arguments for this remote function");
-  static_assert([]<std::size_t... I>(std::index_sequence<I...>) {
-    return (std::is_convertible_v<Args&&, std::tuple_element_t<I, params>> && ...);
-  }(std::make_index_sequence<sizeof...(Args)>{}), "an argument does not convert to the parameter type");
-  std::vector<char> frame = request_buffer(w);
-  frame.resize(frame_header_size);
-  // A void result declared by the host accepts whatever the worker's function returns.
-  encode_call_head(frame, name, sig::parameter_types(),
-                   std::is_void_v<typename sig::result> ? std::string_view() : std::string_view(sig::result_type()));
-  encode_arguments<params>(frame, std::make_index_sequence<sizeof...(Args)>{}, std::forward<Args>(args)...);
-  return frame;
-}
-
-// Turns the worker's raw reply into the caller's value, keeping the caller's executor,
-// allocator and cancellation slot (see the associator below).
-template <class T, class Wire, class Handler>
-struct decoding_handler {
-  Handler handler;
-  std::shared_ptr<worker_impl> w;
-  std::string function;
-
-  void operator()(std::exception_ptr failed, std::vector<char> reply) {
-    if constexpr (std::is_void_v<T>) {
-      handler(failed);
-    } else {
-      T result{};
-      if (!failed) {
-        try {
-          const decode_limits limits{max_decode_depth(*w)};
-          if constexpr (std::is_same_v<T, Wire>) {
-            decode_values(reply, limits, result);
-          } else {  // e.g. an eval's malt::value, converted to what the caller asked for
-            Wire wire{};
-            decode_values(reply, limits, wire);
-            result = wire.template as<T>();
-          }
-        } catch (const std::exception& e) {
-          failed = decode_failure(*w, function, e);
-        }
-      }
-      recycle(*w, std::move(reply));
-      handler(failed, std::move(result));
-    }
-  }
-};
-
-template <class T>
-struct call_signature_of {
-  using type = void(std::exception_ptr, T);
-};
-template <>
-struct call_signature_of<void> {
-  using type = void(std::exception_ptr);
-};
-template <class T>
-using call_signature = typename call_signature_of<T>::type;
-
-}  // namespace detail
 
 /// A call to a worker. The reply carries a Wire, which is converted to T (an eval's
 /// malt::value, for example). co_await it for the value, or use it as an Asio asynchronous
@@ -158,6 +58,7 @@ using call_signature = typename call_signature_of<T>::type;
 ///   interrupt and waits up to worker_options::interrupt_grace for the worker's answer
 ///   (interrupted_exception, or the value if the call finished first); terminal sends an
 ///   interrupt and completes at once with operation_aborted, the late reply being dropped.
+///   A signal carrying both (a parallel_group's cancellation_type::all) is taken as partial.
 /// * reply already in: the call completes with it; done wins over cancel.
 template <class T, class Wire>
 class call_op : public boost::asio::awaitable<T> {
@@ -173,7 +74,7 @@ class call_op : public boost::asio::awaitable<T> {
   /// Gives the call a deadline: when it expires, the call is interrupted in the worker
   /// and completes with error{errc::timed_out} (or its value, if that came first).
   call_op with_timeout(std::chrono::milliseconds timeout) && {
-    request_->settings.timeout = timeout;
+    request_->timeout = timeout;
     return std::move(*this);
   }
 
@@ -213,18 +114,14 @@ using task = call_op<T>;
 /// wait to be written, as soon as there is room.
 template <class F, class... Args>
 call_op<detail::result_of<F>> remote_call_fetch(const worker& w, const F& f, Args&&... args) {
-  std::string name = detail::callee_of<F>::name(f);
-  auto frame = detail::make_call_frame<F>(*w.impl(), name, std::forward<Args>(args)...);
-  return call_op<detail::result_of<F>>(detail::make_request(w.impl(), nullptr, std::move(frame), true, std::move(name)));
+  return call_op<detail::result_of<F>>(detail::make_call(w, f, detail::call_mode::fetch, std::forward<Args>(args)...));
 }
 
 /// Runs f(args...) in the worker and waits for it to finish; the value is not sent back,
 /// so its type need not be decodable by the host. Rethrows the worker's failures.
 template <class F, class... Args>
 call_op<void> remote_call_wait(const worker& w, const F& f, Args&&... args) {
-  std::string name = detail::callee_of<F>::name(f);
-  auto frame = detail::make_call_frame<F>(*w.impl(), name, std::forward<Args>(args)...);
-  return call_op<void>(detail::make_request(w.impl(), nullptr, std::move(frame), false, std::move(name)));
+  return call_op<void>(detail::make_call(w, f, detail::call_mode::wait, std::forward<Args>(args)...));
 }
 
 /// Sends the request before returning; the task gives the value or rethrows.
@@ -232,32 +129,17 @@ call_op<void> remote_call_wait(const worker& w, const F& f, Args&&... args) {
 /// if more than worker_options::max_queued_bytes already wait to be written.
 template <class F, class... Args>
 task<detail::result_of<F>> remote_call(const worker& w, const F& f, Args&&... args) {
-  std::string name = detail::callee_of<F>::name(f);
-  auto call = detail::start_call(*w.impl(), detail::make_call_frame<F>(*w.impl(), name, std::forward<Args>(args)...), true, false);
-  std::vector<char> sent;
-  return task<detail::result_of<F>>(detail::make_request(w.impl(), std::move(call), std::move(sent), true, std::move(name)));
+  return task<detail::result_of<F>>(detail::make_call(w, f, detail::call_mode::eager, std::forward<Args>(args)...));
 }
-
 
 /// Sends the request and returns; no reply is ever sent. A failure in the worker is
 /// printed on the worker's stderr. Throws at once if the worker is not running, or
 /// error{queue_full} as remote_call does.
 template <class F, class... Args>
 void remote_do(const worker& w, const F& f, Args&&... args) {
-  detail::send_no_reply(*w.impl(), detail::make_call_frame<F>(*w.impl(), detail::callee_of<F>::name(f),
-                                                             std::forward<Args>(args)...));
+  detail::make_call(w, f, detail::call_mode::no_reply, std::forward<Args>(args)...);
 }
 
 }  // namespace malt
-
-namespace boost::asio {
-template <template <class, class> class Associator, class T, class Wire, class Handler, class Default>
-struct associator<Associator, malt::detail::decoding_handler<T, Wire, Handler>, Default> : Associator<Handler, Default> {
-  static typename Associator<Handler, Default>::type get(const malt::detail::decoding_handler<T, Wire, Handler>& h,
-                                                         const Default& d = Default()) noexcept {
-    return Associator<Handler, Default>::get(h.handler, d);
-  }
-};
-}  // namespace boost::asio
 
 #endif

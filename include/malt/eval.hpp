@@ -21,6 +21,7 @@
 
 #include <malt/builtins.hpp>
 #include <malt/call.hpp>
+#include <malt/detail/channel_calls.hpp>
 #include <malt/value.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -33,9 +34,7 @@ namespace malt {
 template <class T = value>
 call_op<T, value> remote_eval_fetch(const worker& w, std::string code) {
   static_assert(is_value_convertible<T>, "remote_eval_fetch<T>: T must convert from malt::value");
-  const std::string& name = builtin::eval.name();
-  auto frame = detail::make_call_frame<remote<value(std::string)>>(*w.impl(), name, std::move(code));
-  return call_op<T, value>(detail::make_request(w.impl(), nullptr, std::move(frame), true, name));
+  return call_op<T, value>(detail::make_call(w, builtin::eval, detail::call_mode::fetch, std::move(code)));
 }
 
 /// Evaluates code in the worker and waits for it; the value is not sent back, so it need
@@ -48,10 +47,7 @@ inline call_op<void> remote_eval_wait(const worker& w, std::string code) {
 template <class T = value>
 call_op<T, value> remote_eval(const worker& w, std::string code) {
   static_assert(is_value_convertible<T>, "remote_eval<T>: T must convert from malt::value");
-  const std::string& name = builtin::eval.name();
-  auto call = detail::start_call(*w.impl(), detail::make_call_frame<remote<value(std::string)>>(*w.impl(), name, std::move(code)), true, false);
-  std::vector<char> sent;
-  return call_op<T, value>(detail::make_request(w.impl(), std::move(call), std::move(sent), true, name));
+  return call_op<T, value>(detail::make_call(w, builtin::eval, detail::call_mode::eager, std::move(code)));
 }
 
 /// The host's end of a channel in a worker (malt.channel in Lua). Each operation is a call
@@ -63,14 +59,12 @@ class remote_channel {
 
  public:
   remote_channel(worker w, std::uint64_t id) : w_(std::move(w)), id_(id) {}
-  call_op<void> put(const T& v) const { return remote_call_wait(w_, builtin::channel_put, id_, to_value(v)); }
+  call_op<void> put(const T& v) const { return remote_call_wait(w_, detail::channel_calls::put, id_, to_value(v)); }
   call_op<T, value> take() const {
-    const std::string& name = builtin::channel_take.name();
-    auto frame = detail::make_call_frame<remote<value(std::uint64_t)>>(*w_.impl(), name, id_);
-    return call_op<T, value>(detail::make_request(w_.impl(), nullptr, std::move(frame), true, name));
+    return call_op<T, value>(detail::make_call(w_, detail::channel_calls::take, detail::call_mode::fetch, id_));
   }
-  call_op<bool> is_ready() const { return remote_call_fetch(w_, builtin::channel_is_ready, id_); }
-  call_op<void> close() const { return remote_call_wait(w_, builtin::channel_close, id_); }
+  call_op<bool> is_ready() const { return remote_call_fetch(w_, detail::channel_calls::is_ready, id_); }
+  call_op<void> close() const { return remote_call_wait(w_, detail::channel_calls::close, id_); }
 
  private:
   worker w_;
@@ -80,7 +74,7 @@ class remote_channel {
 namespace detail {
 template <class T>
 boost::asio::awaitable<remote_channel<T>> open_channel(worker w, std::string code) {
-  const std::uint64_t id = co_await remote_call_fetch(w, builtin::channel_open, std::move(code));
+  const std::uint64_t id = co_await remote_call_fetch(w, channel_calls::open, std::move(code));
   co_return remote_channel<T>(std::move(w), id);
 }
 }  // namespace detail

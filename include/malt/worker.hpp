@@ -30,6 +30,7 @@ struct exit_status {
 
 namespace detail {
 class worker_impl;
+struct worker_access;
 using exit_handler = boost::asio::any_completion_handler<void(boost::system::error_code, exit_status)>;
 void wait_exit(const std::shared_ptr<worker_impl>& w, exit_handler handler);
 }  // namespace detail
@@ -71,11 +72,11 @@ class worker {
         impl_);
   }
 
-  /// The handle internals, for the call templates of <malt/call.hpp>.
-  const std::shared_ptr<detail::worker_impl>& impl() const noexcept { return impl_; }
+ protected:
   explicit worker(std::shared_ptr<detail::worker_impl> impl) noexcept : impl_(std::move(impl)) {}
 
  private:
+  friend struct detail::worker_access;
   std::shared_ptr<detail::worker_impl> impl_;
 };
 
@@ -90,8 +91,11 @@ class worker {
 /// lua_memory_limit apply.
 class in_process_worker : public worker {
  public:
-  using worker::worker;
   static boost::asio::awaitable<in_process_worker> start(worker_options options = {});
+
+ private:
+  friend struct detail::worker_access;
+  explicit in_process_worker(std::shared_ptr<detail::worker_impl> impl) noexcept : worker(std::move(impl)) {}
 };
 
 /// Starts a worker process and completes once it has answered the handshake.

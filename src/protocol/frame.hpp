@@ -6,7 +6,7 @@
 // build. frame_decoder turns a byte stream into frames without doing I/O; it checks the
 // size against the limit before allocating anything.
 
-#include "spare_buffer.hpp"
+#include "protocol/spare_buffer.hpp"
 
 #include <malt/detail/wire.hpp>
 

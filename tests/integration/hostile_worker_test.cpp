@@ -8,7 +8,9 @@
 #include "run.hpp"
 #include "test_functions.hpp"
 #include "protocol/frame.hpp"
-#include "worker_impl.hpp"
+#include "host/worker_impl.hpp"
+
+#include <malt/detail/worker_access.hpp>
 
 #include <malt/detail/payload.hpp>
 
@@ -296,7 +298,7 @@ BOOST_AUTO_TEST_CASE(calls_pending_at_stop_are_terminated_whatever_the_worker_an
 BOOST_AUTO_TEST_CASE(a_wake_without_an_exit_leaves_the_worker_running_and_known) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
-    BOOST_TEST(!w.impl()->check_exit());  // the pidfd's wait completing while the process lives
+    BOOST_TEST(!malt::detail::worker_access::impl(w)->check_exit());  // the pidfd's wait completing while the process lives
     BOOST_TEST(malt::isrunning(w));
     BOOST_TEST(!w.exit_status().has_value());
     BOOST_TEST((malt::running_workers() == std::vector<pid_t>{w.pid()}));

@@ -14,7 +14,7 @@
 //   never_read                 after the handshake, read nothing more
 #include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
-#include "spawn.hpp"
+#include "process/spawn.hpp"
 
 #include <chrono>
 #include <csignal>

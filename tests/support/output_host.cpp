@@ -4,7 +4,7 @@
 // failed, 3 if its peak memory grew past twice its output backlog; it must neither hang nor die of
 // SIGPIPE. It prints nothing itself: its streams are the ones under test.
 #include "memory.hpp"
-#include "output_sink.hpp"
+#include "process/output_sink.hpp"
 #include "test_functions.hpp"
 
 #include <boost/asio/co_spawn.hpp>

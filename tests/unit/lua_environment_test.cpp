@@ -1,7 +1,7 @@
 // The evals' string and table functions give what Lua's standard library gives: the same
 // expressions, run in a state with the standard library and in one with the evaluator's
 // environment, have the same results and the same errors.
-#include "lua_environment.hpp"
+#include "lua/environment.hpp"
 
 #include <boost/test/unit_test.hpp>
 

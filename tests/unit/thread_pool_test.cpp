@@ -1,6 +1,6 @@
 // The worker's thread pool, without processes: every job runs, and a blocked job never
 // holds up the others for long.
-#include "thread_pool.hpp"
+#include "serve/thread_pool.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -46,6 +46,8 @@ struct function_entry {
 void add_function(function_entry entry);
 const function_entry* find_function(std::string_view name) noexcept;
 const function_entry* find_function(erased_function f) noexcept;
+/// The name under which MALT_REMOTE registered f; throws error{not_registered}.
+const std::string& registered_name(erased_function f);
 
 template <class Params>
 Params decode_arguments(std::span<const char> args) {

@@ -4,7 +4,7 @@
 // one C call, where no hook fires: a backtracking pattern on a long subject
 // (string.find(string.rep('a', 1e5), '.-.-.-b')) would hold the worker for hours.
 
-#include "lua_environment.hpp"
+#include "lua/environment.hpp"
 
 #include <lua.hpp>
 

@@ -1,6 +1,6 @@
-#include "output_forwarder.hpp"
+#include "host/output_forwarder.hpp"
 
-#include "output_sink.hpp"
+#include "process/output_sink.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -6,14 +6,15 @@
 // eval call's Asio cancellation ends an eval that is waiting. The evaluator, and the channels, are registered remote
 // functions (<malt/builtins.hpp>), so evals travel, fail and get interrupted as calls do.
 
-#include "lua_evaluator.hpp"
+#include "lua/evaluator.hpp"
 
-#include "call_context.hpp"
-#include "interrupt_signal.hpp"
-#include "lua_environment.hpp"
-#include "stack_trace.hpp"
+#include "serve/call_context.hpp"
+#include "process/interrupt_signal.hpp"
+#include "lua/environment.hpp"
+#include "serve/stack_trace.hpp"
 
 #include <malt/builtins.hpp>
+#include <malt/detail/channel_calls.hpp>
 #include <malt/detail/registry.hpp>
 #include <malt/value.hpp>
 
@@ -615,11 +616,11 @@ void raise_interrupted(lua_State* L) {
 void register_lua_builtins() {
   register_remote(builtin::eval.name(), &evaluate);
   register_remote(builtin::exec.name(), &execute);
-  register_remote(builtin::channel_open.name(), &open_channel);
-  register_remote(builtin::channel_put.name(), &channel_put_value);
-  register_remote(builtin::channel_take.name(), &channel_take_value);
-  register_remote(builtin::channel_is_ready.name(), &channel_ready);
-  register_remote(builtin::channel_close.name(), &channel_shut);
+  register_remote(channel_calls::open.name(), &open_channel);
+  register_remote(channel_calls::put.name(), &channel_put_value);
+  register_remote(channel_calls::take.name(), &channel_take_value);
+  register_remote(channel_calls::is_ready.name(), &channel_ready);
+  register_remote(channel_calls::close.name(), &channel_shut);
 }
 
 }  // namespace detail

@@ -1,4 +1,4 @@
-#include "sandbox.hpp"
+#include "process/sandbox.hpp"
 
 #include <cerrno>
 #include <csignal>

@@ -1,10 +1,10 @@
-#include "interrupt_signal.hpp"
-#include "output_sink.hpp"
-#include "sandbox.hpp"
-#include "spawn.hpp"
-#include "stack_trace.hpp"
-#include "worker_impl.hpp"
-#include "worker_session.hpp"
+#include "process/interrupt_signal.hpp"
+#include "process/output_sink.hpp"
+#include "process/sandbox.hpp"
+#include "process/spawn.hpp"
+#include "serve/stack_trace.hpp"
+#include "host/live_workers.hpp"
+#include "serve/worker_session.hpp"
 
 #include <malt/worker_main.hpp>
 

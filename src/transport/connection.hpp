@@ -3,8 +3,8 @@
 
 // One end of a host <-> worker byte stream, the same on both sides: a writer that sends a
 // frame at once when the socket is idle and otherwise queues it, sending queued frames
-// together in one gather write; and a reader loop that decodes every frame a read brought
-// in. It does not know what frames mean; its owner does.
+// together in one gather write; and a reader loop that cuts what it reads into frames. It
+// does not know what frames mean; its owner does.
 
 #include "protocol/frame.hpp"
 
@@ -35,28 +35,21 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Queues a frame (header included), on the I/O thread. When nothing is being written the
   /// write starts before send returns; frames queued while a write is under way go out
-  /// together next. written(notify_id) is called once the frame is on the wire, if
-  /// notify_id != 0, on the I/O thread with the writer locked: it must not send.
-  void send(outgoing_frame frame, std::uint64_t notify_id = 0);
+  /// together next.
+  void send(outgoing_frame frame);
+  void send(std::vector<char> frame) { send(outgoing_frame{std::move(frame), {}, {}}); }
+  /// Queues every frame of batch (leaving it empty), to go out in one write.
+  void send(std::vector<outgoing_frame>& batch);
   /// From any thread: writes the frame before returning when nothing is being written and
   /// the socket takes it all, else queues it for the I/O thread. A worker's pool thread
   /// answers a call this way without waking the I/O thread.
   void send_at_once(outgoing_frame frame);
-  void send(std::vector<char> frame, std::uint64_t notify_id = 0) { send(outgoing_frame{std::move(frame), {}, {}}, notify_id); }
-  /// Sends frame as send does if the queue is empty or stays within limit bytes with it;
-  /// else leaves frame as it is and returns false.
-  bool send_if_room(std::vector<char>& frame, std::uint64_t notify_id, std::size_t limit);
-  void on_written(std::function<void(std::uint64_t)> f) { written_ = std::move(f); }
-  /// Called on the I/O thread, unlocked, each time a write has made room in the queue.
-  void on_room(std::function<void()> f) { room_ = std::move(f); }
-  /// Bytes handed to send and not yet written.
-  std::size_t queued_bytes() const noexcept;
+  /// Called on the I/O thread, unlocked, each time a write has ended (also when it failed:
+  /// the connection is closed then).
+  void on_write_end(std::function<void()> f) { write_end_ = std::move(f); }
 
   /// Reads and decodes frames until the stream ends, calling on_frame for each.
   boost::asio::awaitable<read_end> read_frames(std::function<void(frame&&)> on_frame);
-
-  /// Takes back a queued frame that no write has started on. False if it is (being) sent.
-  bool withdraw(std::uint64_t notify_id) noexcept;
 
   /// On the I/O thread.
   void close() noexcept;
@@ -69,11 +62,10 @@ class connection : public std::enable_shared_from_this<connection> {
  private:
   struct queued {
     outgoing_frame frame;
-    std::uint64_t notify_id;
-    std::size_t sent;  // bytes already written by send
+    std::size_t sent;  // bytes already written by send_at_once
   };
   std::size_t write_now(const outgoing_frame& frame) noexcept;
-  void queue(outgoing_frame frame, std::uint64_t notify_id);  // m_ held
+  void queue(outgoing_frame frame);  // m_ held
   void start_write();  // m_ held
   void on_write_done(boost::system::error_code ec);
 
@@ -84,10 +76,8 @@ class connection : public std::enable_shared_from_this<connection> {
   bool writing_ = false;  // the I/O thread writes queue_; a write is under way or posted
   std::deque<queued> queue_;
   std::size_t in_flight_ = 0;  // frames at the front of queue_ being written
-  std::size_t queued_bytes_ = 0;
   std::vector<boost::asio::const_buffer> buffers_;
-  std::function<void(std::uint64_t)> written_;
-  std::function<void()> room_;
+  std::function<void()> write_end_;
   spare_buffer spare_;
 };
 

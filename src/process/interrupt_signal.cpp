@@ -1,4 +1,4 @@
-#include "interrupt_signal.hpp"
+#include "process/interrupt_signal.hpp"
 
 #include <array>
 #include <atomic>

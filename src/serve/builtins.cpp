@@ -1,7 +1,7 @@
 // Functions every worker has (<malt/builtins.hpp>).
 #include <malt/builtins.hpp>
 
-#include "sandbox.hpp"
+#include "process/sandbox.hpp"
 
 #include <cstdlib>
 #include <unistd.h>

@@ -1,7 +1,7 @@
-#include "worker_session.hpp"
+#include "serve/worker_session.hpp"
 
 #include "protocol/messages.hpp"
-#include "stack_trace.hpp"
+#include "serve/stack_trace.hpp"
 
 #include <malt/detail/registry.hpp>
 #include <malt/error.hpp>

@@ -1,4 +1,4 @@
-#include "lua_environment.hpp"
+#include "lua/environment.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "connection.hpp"
+#include "transport/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -14,30 +14,23 @@ namespace asio = boost::asio;
 connection::connection(stream_socket socket, std::uint32_t max_frame_size)
     : socket_(std::move(socket)), max_(max_frame_size) {}
 
-namespace {
-std::size_t size_of(const outgoing_frame& f) noexcept { return f.bytes.size() + f.tail.size(); }
-}  // namespace
-
-std::size_t connection::queued_bytes() const noexcept {
+void connection::send(outgoing_frame frame) {
   std::lock_guard lock(m_);
-  return queued_bytes_;
+  queue(std::move(frame));
 }
 
-void connection::send(outgoing_frame frame, std::uint64_t notify_id) {
+void connection::send(std::vector<outgoing_frame>& batch) {
   std::lock_guard lock(m_);
-  queue(std::move(frame), notify_id);
+  for (auto& f : batch) queue_.push_back({std::move(f), 0});
+  batch.clear();
+  if (!writing_ && !queue_.empty()) {
+    writing_ = true;
+    start_write();
+  }
 }
 
-bool connection::send_if_room(std::vector<char>& frame, std::uint64_t notify_id, std::size_t limit) {
-  std::lock_guard lock(m_);
-  if (queued_bytes_ != 0 && queued_bytes_ + frame.size() > limit) return false;
-  queue(outgoing_frame{std::move(frame), {}, {}}, notify_id);
-  return true;
-}
-
-void connection::queue(outgoing_frame frame, std::uint64_t notify_id) {
-  queued_bytes_ += size_of(frame);
-  queue_.push_back({std::move(frame), notify_id, 0});
+void connection::queue(outgoing_frame frame) {
+  queue_.push_back({std::move(frame), 0});
   if (!writing_) {
     writing_ = true;
     start_write();
@@ -56,8 +49,7 @@ void connection::send_at_once(outgoing_frame frame) {
       return;
     }
   }
-  queued_bytes_ += size_of(frame) - sent;
-  queue_.push_back({std::move(frame), 0, sent});
+  queue_.push_back({std::move(frame), sent});
   if (!writing_) {  // the socket is full (or failed): the I/O thread waits until it can write
     writing_ = true;
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
@@ -80,7 +72,6 @@ std::size_t connection::write_now(const outgoing_frame& frame) noexcept {
 void connection::start_write() {
   if (!open_) {
     queue_.clear();
-    queued_bytes_ = 0;
     writing_ = false;
     return;
   }
@@ -104,11 +95,8 @@ void connection::on_write_done(boost::system::error_code ec) {
     std::lock_guard lock(m_);
     if (ec) {
       queue_.clear();
-      queued_bytes_ = 0;
     } else {
       for (std::size_t i = 0; i < in_flight_; ++i) {
-        queued_bytes_ -= size_of(queue_.front().frame) - queue_.front().sent;
-        if (queue_.front().notify_id != 0 && written_) written_(queue_.front().notify_id);
         spare_.give(std::move(queue_.front().frame.bytes));
         queue_.pop_front();
       }
@@ -119,19 +107,8 @@ void connection::on_write_done(boost::system::error_code ec) {
     else
       start_write();
   }
-  if (ec) return close();  // the reader sees the end and the owner fails what is pending
-  if (room_) room_();
-}
-
-bool connection::withdraw(std::uint64_t notify_id) noexcept {
-  std::lock_guard lock(m_);
-  for (auto it = queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_); it != queue_.end(); ++it)
-    if (it->notify_id == notify_id) {
-      queued_bytes_ -= size_of(it->frame) - it->sent;
-      queue_.erase(it);
-      return true;
-    }
-  return false;
+  if (ec) close();  // the reader sees the end and the owner fails what is pending
+  if (write_end_) write_end_();
 }
 
 asio::awaitable<read_end> connection::read_frames(std::function<void(frame&&)> on_frame) {

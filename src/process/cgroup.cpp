@@ -1,4 +1,4 @@
-#include "cgroup.hpp"
+#include "process/cgroup.hpp"
 
 #include <atomic>
 #include <cerrno>

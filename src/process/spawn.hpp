@@ -6,7 +6,7 @@
 // stdout/stderr on pipes, its own process group, default signal dispositions, and every
 // other descriptor closed. The worker sets its parent-death signal itself (worker_main).
 
-#include "cgroup.hpp"
+#include "process/cgroup.hpp"
 
 #include <malt/worker_options.hpp>
 

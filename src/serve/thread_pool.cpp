@@ -1,4 +1,4 @@
-#include "thread_pool.hpp"
+#include "serve/thread_pool.hpp"
 
 #include <algorithm>
 #include <thread>

@@ -1,4 +1,4 @@
-#include "output_sink.hpp"
+#include "process/output_sink.hpp"
 
 #include <cerrno>
 #include <condition_variable>

@@ -1,4 +1,4 @@
-#include "call_context.hpp"
+#include "serve/call_context.hpp"
 
 #include <malt/this_call.hpp>
 

@@ -1,4 +1,4 @@
-#include "stack_trace.hpp"
+#include "serve/stack_trace.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -6,11 +6,11 @@
 // coroutines on the io_context) and sends exactly one reply per call. It reads on, whatever
 // the calls do, so the host can always reach it.
 
-#include "call_context.hpp"
-#include "connection.hpp"
-#include "thread_pool.hpp"
+#include "serve/call_context.hpp"
+#include "transport/connection.hpp"
+#include "serve/thread_pool.hpp"
 
-#include "lua_evaluator.hpp"
+#include "lua/evaluator.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 

@@ -1,0 +1,54 @@
+// The lifecycle functions of <malt/worker.hpp>, on the host's worker_impl.
+#include "host/live_workers.hpp"
+#include "host/worker_impl.hpp"
+
+#include <malt/detail/worker_access.hpp>
+
+#include <boost/asio/this_coro.hpp>
+
+namespace malt {
+namespace asio = boost::asio;
+
+pid_t worker::pid() const noexcept { return impl_->pid(); }
+std::string worker::summary() const { return impl_->summary(); }
+containment worker::containment() const noexcept { return impl_->containment(); }
+asio::any_io_executor worker::get_executor() const noexcept { return impl_->executor(); }
+int worker::stdout_fd() const noexcept { return impl_->raw_stdout(); }
+int worker::stderr_fd() const noexcept { return impl_->raw_stderr(); }
+std::optional<exit_status> worker::exit_status() const { return impl_->exit_status(); }
+
+namespace detail {
+
+void wait_exit(const std::shared_ptr<worker_impl>& w, exit_handler handler) { w->wait_exit(std::move(handler)); }
+
+namespace {
+asio::awaitable<worker> spawn(worker_options options) {
+  if (started_as_unserved_worker())
+    throw spawn_error(errc::spawn_failed,
+                      "this program was started as a malt worker, but its main() does not call "
+                      "malt::maybe_run_worker(argc, argv) first");
+  auto ex = co_await asio::this_coro::executor;
+  auto child = spawn_child(options);
+  auto impl = std::make_shared<worker_impl>(ex, std::move(child), std::move(options));
+  impl->start();
+  co_await impl->finish_startup();
+  co_return worker_access::make(user_handle(std::move(impl)));
+}
+}  // namespace
+}  // namespace detail
+
+// Not a coroutine itself: g++ 12 copies a prvalue argument of a coroutine bitwise when the
+// call stands in another coroutine's co_await, so options reach the coroutine as an xvalue.
+asio::awaitable<worker> spawn_worker(worker_options options) { return detail::spawn(std::move(options)); }
+
+bool isrunning(const worker& w) noexcept { return detail::worker_access::impl(w)->running(); }
+
+asio::awaitable<bool> stop(worker& w) { co_return co_await detail::worker_access::impl(w)->stop(); }
+
+void kill(const worker& w, int signo) noexcept { detail::worker_access::impl(w)->signal(signo); }
+
+void interrupt(const worker& w) { detail::worker_access::impl(w)->interrupt_all(); }
+
+std::vector<pid_t> running_workers() { return detail::live_pids(); }
+
+}  // namespace malt
