@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_OUTPUT_FORWARDER_HPP
-#define MALT_SRC_OUTPUT_FORWARDER_HPP
+#ifndef MALT_SRC_HOST_OUTPUT_FORWARDER_HPP
+#define MALT_SRC_HOST_OUTPUT_FORWARDER_HPP
 
 // Monitoring a worker's stdout or stderr: each line it prints reaches the host's own
 // stream as "[Worker <pid>]: line", the prefix blue (stdout) or yellow (stderr) when

@@ -13,12 +13,12 @@ namespace malt::detail {
 /// Opens the standard library, all of it or the safe part, into L's globals.
 void open_environment(lua_State* L, bool safe);
 
-/// Whether the eval running in L has been interrupted (lua_evaluator.cpp).
+/// Whether the eval running in L has been interrupted (lua/evaluator.cpp).
 bool interrupting(lua_State* L) noexcept;
 /// Raises the Lua error that ends an interrupted eval.
 [[noreturn]] void raise_interrupted(lua_State* L);
 
-/// string.find, match, gmatch and gsub that look for interrupts (lua_patterns.cpp).
+/// string.find, match, gmatch and gsub that look for interrupts (lua/patterns.cpp).
 void replace_pattern_functions(lua_State* L);
 
 }  // namespace malt::detail

@@ -2,15 +2,19 @@
 // every eval runs as a Lua coroutine driven by that thread's io_context. A count hook makes
 // a running eval yield regularly, so evals share the worker cooperatively (like Julia's
 // tasks) and an interrupt ends any of them, even `while true do end`: the hook, on every
-// Lua thread, checks the flag the interrupt signal sets (interrupt_signal.hpp), and the
-// eval call's Asio cancellation ends an eval that is waiting. The evaluator, and the channels, are registered remote
-// functions (<malt/builtins.hpp>), so evals travel, fail and get interrupted as calls do.
+// Lua thread, checks the flag the interrupt signal sets (process/interrupt_signal.hpp), and
+// the eval call's Asio cancellation ends an eval that is waiting. The evaluator and the
+// channels (lua/channel.hpp) are registered remote functions (<malt/builtins.hpp>,
+// <malt/detail/channel_calls.hpp>), so evals travel, fail and get interrupted as calls do.
+// Values cross between Lua and C++ in lua/conversion.cpp.
 
 #include "lua/evaluator.hpp"
 
-#include "serve/call_context.hpp"
-#include "process/interrupt_signal.hpp"
+#include "lua/channel.hpp"
+#include "lua/conversion.hpp"
 #include "lua/environment.hpp"
+#include "process/interrupt_signal.hpp"
+#include "serve/call_context.hpp"
 #include "serve/stack_trace.hpp"
 
 #include <malt/builtins.hpp>
@@ -45,54 +49,6 @@ namespace {
 
 namespace asio = boost::asio;
 constexpr int slice_instructions = 10'000;  // an eval yields to the io_context this often
-constexpr int max_depth = 64;                // nesting of tables crossing to the host
-
-// --- Channels ---------------------------------------------------------------------------
-
-class channel {
- public:
-  explicit channel(std::size_t capacity) : capacity_(capacity) {}
-
-  asio::awaitable<void> put(value v) {
-    while (!closed_ && items_.size() >= capacity_) co_await wait_for_change();
-    if (closed_) throw std::runtime_error("put on a closed channel");
-    items_.push_back(std::move(v));
-    notify();
-  }
-  asio::awaitable<value> take() {
-    while (items_.empty() && !closed_) co_await wait_for_change();
-    if (items_.empty()) throw std::runtime_error("take on a closed channel");
-    value v = std::move(items_.front());
-    items_.pop_front();
-    notify();
-    co_return v;
-  }
-  bool is_ready() const noexcept { return !items_.empty(); }
-  void close() {
-    closed_ = true;
-    notify();  // every waiter wakes and fails
-  }
-
- private:
-  // Waits until another operation changed the channel; an interrupt of the waiting call
-  // ends the wait with operation_aborted.
-  asio::awaitable<void> wait_for_change() {
-    asio::steady_timer t(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
-    waiters_.push_back(&t);
-    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-    std::erase(waiters_, &t);
-    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      throw boost::system::system_error(asio::error::operation_aborted);
-  }
-  void notify() {
-    for (auto* t : waiters_) t->cancel();
-  }
-
-  std::size_t capacity_;
-  std::deque<value> items_;
-  bool closed_ = false;
-  std::vector<asio::steady_timer*> waiters_;
-};
 
 // --- The state and what an eval asks of its driver ---------------------------------------
 
@@ -107,7 +63,6 @@ struct yield_request {
   std::vector<value> args;
 };
 
-const char* const channel_type = "malt.channel";
 
 struct lua_deleter {
   void operator()(lua_State* L) const { lua_close(L); }
@@ -175,96 +130,6 @@ void* allocate(void* ud, void* block, std::size_t old_size, std::size_t new_size
 
 yield_request*& request_of(lua_State* L) { return *static_cast<yield_request**>(lua_getextraspace(L)); }
 
-// --- Lua <-> value -------------------------------------------------------------------------
-
-value to_value(lua_State* L, int index, int depth = 0) {
-  index = lua_absindex(L, index);
-  switch (lua_type(L, index)) {
-    case LUA_TNIL: return value();
-    case LUA_TBOOLEAN: return value(bool(lua_toboolean(L, index)));
-    case LUA_TNUMBER:
-      if (lua_isinteger(L, index)) return value(static_cast<std::int64_t>(lua_tointeger(L, index)));
-      return value(lua_tonumber(L, index));
-    case LUA_TSTRING: {
-      std::size_t n = 0;
-      const char* s = lua_tolstring(L, index, &n);
-      return value(std::string(s, n));
-    }
-    case LUA_TTABLE: {
-      if (depth >= max_depth) throw std::invalid_argument("a table nested deeper than 64 levels (a cycle?)");
-      const auto length = static_cast<std::int64_t>(lua_rawlen(L, index));
-      std::int64_t keys = 0;
-      bool sequence = true;
-      lua_pushnil(L);
-      while (lua_next(L, index)) {
-        ++keys;
-        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1 || lua_tointeger(L, -2) > length) sequence = false;
-        lua_pop(L, 1);
-      }
-      if (sequence && keys == length && length > 0) {
-        value::array a;
-        for (std::int64_t i = 1; i <= length; ++i) {
-          lua_rawgeti(L, index, i);
-          a.push_back(to_value(L, -1, depth + 1));
-          lua_pop(L, 1);
-        }
-        return a;
-      }
-      value::table t;
-      lua_pushnil(L);
-      while (lua_next(L, index)) {
-        std::string key;
-        if (lua_type(L, -2) == LUA_TSTRING)
-          key = lua_tostring(L, -2);
-        else if (lua_isinteger(L, -2))
-          key = std::to_string(lua_tointeger(L, -2));
-        else
-          throw std::invalid_argument(std::string("a table key of type ") + luaL_typename(L, -2) +
-                                      " has no host equivalent");
-        t.emplace(std::move(key), to_value(L, -1, depth + 1));
-        lua_pop(L, 1);
-      }
-      return t;
-    }
-    default:
-      if (luaL_testudata(L, index, channel_type))
-        throw std::invalid_argument("a channel cannot be sent to the host; open it with malt::worker_channel");
-      throw std::invalid_argument(std::string("a Lua ") + luaL_typename(L, index) + " has no host equivalent");
-  }
-}
-
-void push(lua_State* L, const value& v) {
-  luaL_checkstack(L, 3, "malt: value too deeply nested");
-  std::visit(
-      [L](const auto& x) {
-        using X = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<X, std::monostate>) {
-          lua_pushnil(L);
-        } else if constexpr (std::is_same_v<X, bool>) {
-          lua_pushboolean(L, x);
-        } else if constexpr (std::is_same_v<X, std::int64_t>) {
-          lua_pushinteger(L, x);
-        } else if constexpr (std::is_same_v<X, double>) {
-          lua_pushnumber(L, x);
-        } else if constexpr (std::is_same_v<X, std::string>) {
-          lua_pushlstring(L, x.data(), x.size());
-        } else if constexpr (std::is_same_v<X, value::array>) {
-          lua_createtable(L, static_cast<int>(x.size()), 0);
-          for (std::size_t i = 0; i < x.size(); ++i) {
-            push(L, x[i]);
-            lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
-          }
-        } else {
-          lua_createtable(L, 0, static_cast<int>(x.size()));
-          for (const auto& [k, e] : x) {
-            push(L, e);
-            lua_setfield(L, -2, k.c_str());
-          }
-        }
-      },
-      v.get());
-}
-
 // Runs f; a C++ exception becomes a Lua error (raised outside the handler).
 template <class F>
 int lua_guarded(lua_State* L, F&& f) {
@@ -320,7 +185,7 @@ int channel_put(lua_State* L) {
     yield_request r;
     r.what = yield_request::put;
     r.ch = ch;
-    r.item = to_value(L, 2);
+    r.item = from_lua(L, 2);
     return yield_for(L, std::move(r));
   });
 }
@@ -353,9 +218,9 @@ int call_function(lua_State* L, const char* name, int first) {
   const int n = lua_gettop(L);
   return lua_guarded(L, [&] {
     std::vector<value> args;
-    for (int i = first; i <= n; ++i) args.push_back(to_value(L, i));
+    for (int i = first; i <= n; ++i) args.push_back(from_lua(L, i));
     if (f->call_with_values) {
-      push(L, f->call_with_values(f->function, args));
+      push_to_lua(L, f->call_with_values(f->function, args));
       return 1;
     }
     yield_request r;
@@ -491,7 +356,7 @@ asio::awaitable<std::unique_ptr<registry_ref>> run(std::string code, eval_start 
       lua_pushlstring(co, message.data(), message.size());
     } else {
       lua_pushboolean(co, 1);
-      push(co, result);
+      push_to_lua(co, result);
     }
     arguments = 2;
   }
@@ -506,7 +371,7 @@ asio::awaitable<value> evaluate(std::string code) {
     lua_State* L;
     ~pop_at_exit() { lua_pop(L, 1); }
   } popped{result->L};
-  co_return to_value(result->L, -1);
+  co_return from_lua(result->L, -1);
 }
 
 std::shared_ptr<channel> opened_channel(std::uint64_t id) {

@@ -1,7 +1,7 @@
 #ifndef MALT_SRC_LUA_EVALUATOR_HPP
 #define MALT_SRC_LUA_EVALUATOR_HPP
 
-// The worker's Lua evaluator (lua_evaluator.cpp). Each worker session owns one global Lua
+// The worker's Lua evaluator (lua/evaluator.cpp). Each worker session owns one global Lua
 // state; the evaluator's built-in functions find it through make_current().
 
 #include <cstddef>

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_CGROUP_HPP
-#define MALT_SRC_CGROUP_HPP
+#ifndef MALT_SRC_PROCESS_CGROUP_HPP
+#define MALT_SRC_PROCESS_CGROUP_HPP
 
 // The control groups that hold a worker's process and resident-memory limits
 // (worker_limits::processes, resident_memory). rlimits cannot do either: RLIMIT_NPROC counts

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_INTERRUPT_SIGNAL_HPP
-#define MALT_SRC_INTERRUPT_SIGNAL_HPP
+#ifndef MALT_SRC_PROCESS_INTERRUPT_SIGNAL_HPP
+#define MALT_SRC_PROCESS_INTERRUPT_SIGNAL_HPP
 
 // An interrupt that reaches a worker whose I/O thread does not come back to read it: Lua
 // code looping where it cannot yield (a table.sort comparator, a gsub callback, a

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_OUTPUT_SINK_HPP
-#define MALT_SRC_OUTPUT_SINK_HPP
+#ifndef MALT_SRC_PROCESS_OUTPUT_SINK_HPP
+#define MALT_SRC_PROCESS_OUTPUT_SINK_HPP
 
 // Where forwarded worker output is written: the host's own stdout and stderr, by a thread
 // of its own, so that a host stream nobody reads never blocks the I/O thread. Each stream

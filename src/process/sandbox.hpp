@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_SANDBOX_HPP
-#define MALT_SRC_SANDBOX_HPP
+#ifndef MALT_SRC_PROCESS_SANDBOX_HPP
+#define MALT_SRC_PROCESS_SANDBOX_HPP
 
 // The worker process's own containment and lockdown (worker_options::containment and
 // ::isolation), entered by worker_main before the worker starts a thread: namespaces; under

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_SPAWN_HPP
-#define MALT_SRC_SPAWN_HPP
+#ifndef MALT_SRC_PROCESS_SPAWN_HPP
+#define MALT_SRC_PROCESS_SPAWN_HPP
 
 // Starting a worker process: posix_spawn (glibc runs it as clone(CLONE_VM|CLONE_VFORK), so
 // a large host is not copied), the socketpair end at a known fd named on the command line,

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_SPARE_BUFFER_HPP
-#define MALT_SRC_SPARE_BUFFER_HPP
+#ifndef MALT_SRC_PROTOCOL_SPARE_BUFFER_HPP
+#define MALT_SRC_PROTOCOL_SPARE_BUFFER_HPP
 
 // The memory of a large frame, kept by a connection for its next large frame. Fresh pages
 // cost more than the copy into them (100 MB: ~55 ms page faults and zeroing against

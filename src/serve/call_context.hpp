@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_CALL_CONTEXT_HPP
-#define MALT_SRC_CALL_CONTEXT_HPP
+#ifndef MALT_SRC_SERVE_CALL_CONTEXT_HPP
+#define MALT_SRC_SERVE_CALL_CONTEXT_HPP
 
 // What a running call in the worker knows about itself: whether it was interrupted.
 // malt::this_call reads the context of the call running on the current thread.

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_STACK_TRACE_HPP
-#define MALT_SRC_STACK_TRACE_HPP
+#ifndef MALT_SRC_SERVE_STACK_TRACE_HPP
+#define MALT_SRC_SERVE_STACK_TRACE_HPP
 
 // C++ exceptions carry no stack trace, yet a remote failure should say where it happened.
 // In a worker process every throw records the stack of the throwing thread; the

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_THREAD_POOL_HPP
-#define MALT_SRC_THREAD_POOL_HPP
+#ifndef MALT_SRC_SERVE_THREAD_POOL_HPP
+#define MALT_SRC_SERVE_THREAD_POOL_HPP
 
 // Runs the worker's synchronous functions off its I/O thread.
 //

@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_WORKER_SESSION_HPP
-#define MALT_SRC_WORKER_SESSION_HPP
+#ifndef MALT_SRC_SERVE_WORKER_SESSION_HPP
+#define MALT_SRC_SERVE_WORKER_SESSION_HPP
 
 // The worker's side of the connection: it answers the handshake, looks each call up in
 // the registry, checks its signature, runs it (synchronous functions on the thread pool,

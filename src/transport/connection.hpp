@@ -1,5 +1,5 @@
-#ifndef MALT_SRC_CONNECTION_HPP
-#define MALT_SRC_CONNECTION_HPP
+#ifndef MALT_SRC_TRANSPORT_CONNECTION_HPP
+#define MALT_SRC_TRANSPORT_CONNECTION_HPP
 
 // One end of a host <-> worker byte stream, the same on both sides: a writer that sends a
 // frame at once when the socket is idle and otherwise queues it, sending queued frames
