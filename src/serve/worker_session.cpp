@@ -122,37 +122,41 @@ void worker_session::on_frame(frame&& f) {
   }
 }
 
+namespace {
+// Reads the request, finds its function and checks the signature the host expects; a
+// request that fails any of these is answered with the failure and never runs.
+void admit(call_job& job) {
+  try {
+    const call_message request = decode_call_request(job.request.payload);
+    const std::string_view name = request.function;
+    job.args = request.arguments;
+    job.function = find_function(name);
+    if (!job.function)
+      return job.fail(errc::unknown_function, "malt::unknown_function",
+                      "no function named '" + std::string(name) + "' is registered in this worker");
+    const auto& f = *job.function;
+    const std::string_view result = request.result_type;
+    if (request.parameter_types != f.parameter_types || (!result.empty() && result != f.result_type)) {
+      return job.fail(errc::signature_mismatch, "malt::signature_mismatch",
+                      "'" + std::string(name) + "' is " + f.result_type + f.parameter_types +
+                          " in this worker, but was called as " + (result.empty() ? "void" : std::string(result)) +
+                          std::string(request.parameter_types));
+    }
+    // A host that declared a void result does not want the value, whatever it is.
+    job.send_value = (job.request.header.flags & flag_send_value) && !result.empty();
+  } catch (const std::exception& e) {
+    job.fail(errc::bad_request, "malt::bad_request", std::string("malformed ") + e.what());
+  }
+}
+}  // namespace
+
 void worker_session::dispatch(frame&& f) {
   auto job = std::make_shared<call_job>();
   job->request = std::move(f);
   job->reply_expected = job->request.header.type == frame_type::call;
   job->reply.bytes.resize(frame_header_size);
   const auto id = job->request.header.call_id;
-  std::string name;
-  try {
-    const call_message request = decode_call_request(job->request.payload);
-    name = request.function;
-    const std::string_view parameters = request.parameter_types;
-    const std::string_view result = request.result_type;
-    job->args = request.arguments;
-    job->function = find_function(name);
-    if (!job->function) {
-      job->fail(errc::unknown_function, "malt::unknown_function",
-                                 "no function named '" + name + "' is registered in this worker");
-    } else if (parameters != job->function->parameter_types ||
-               (!result.empty() && result != job->function->result_type)) {
-      job->fail(errc::signature_mismatch, "malt::signature_mismatch",
-                                 "'" + name + "' is " + job->function->result_type + job->function->parameter_types +
-                                     " in this worker, but was called as " +
-                                     (result.empty() ? std::string("void") : std::string(result)) +
-                                     std::string(parameters));
-    }
-    // A host that declared a void result does not want the value, whatever it is.
-    job->send_value = (job->request.header.flags & flag_send_value) && !result.empty();
-  } catch (const std::exception& e) {
-    job->fail(errc::bad_request, "malt::bad_request",
-                               std::string("malformed ") + e.what());
-  }
+  admit(*job);
   if (job->failed) return finish(job, false);
   if (job->reply_expected) {
     std::lock_guard lock(running_m_);
@@ -161,7 +165,7 @@ void worker_session::dispatch(frame&& f) {
   if (job->function->run_sync) {
     if (!pool_.post([self = shared_from_this(), job] { self->run_sync(job); })) {
       job->fail(errc::remote_exception, "std::system_error",
-                "no thread could start to run '" + name + "': " + std::strerror(EAGAIN) +
+                "no thread could start to run '" + job->function->name + "': " + std::strerror(EAGAIN) +
                     " (the worker is at its processes limit, worker_options::limits.processes)");
       finish(job, false);
     }
