@@ -28,6 +28,7 @@ class category final : public boost::system::error_category {
       case errc::interrupted: return "the call was interrupted";
       case errc::timed_out: return "the call timed out";
       case errc::queue_full: return "too many bytes wait to be written to the worker";
+      case errc::pool_stopped: return "the worker pool was stopped";
     }
     return "unknown malt error";
   }

@@ -33,6 +33,7 @@ enum class errc : int {
   interrupted,           ///< the call was interrupted in the worker
   timed_out,             ///< the call's timeout expired; it was interrupted in the worker
   queue_full,            ///< more than worker_options::max_queued_bytes wait to be written
+  pool_stopped,          ///< the worker pool was stopped while the call waited for a worker
 };
 
 /// Whether the worker is gone after an error with this code, so that the next call needs

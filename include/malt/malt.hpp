@@ -12,5 +12,7 @@
 #include <malt/worker.hpp>
 #include <malt/worker_main.hpp>
 #include <malt/worker_options.hpp>
+#include <malt/worker_pool.hpp>
+#include <malt/pmap.hpp>
 
 #endif

@@ -56,6 +56,10 @@ class worker {
   int stdout_fd() const noexcept;
   int stderr_fd() const noexcept;
 
+  /// Calls sent to the worker that have not ended: queued, running, or given up on with
+  /// their reply still owed (a call abandoned after an interrupt that was not honoured).
+  std::size_t calls_in_flight() const noexcept;
+
   /// How the process ended (exit code or signal), once the host has observed its end;
   /// empty while it runs.
   std::optional<malt::exit_status> exit_status() const;

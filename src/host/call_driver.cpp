@@ -1,6 +1,6 @@
 #include "host/call_driver.hpp"
 
-#include "protocol/messages.hpp"
+#include "host/remote_failure.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -156,19 +156,7 @@ std::exception_ptr call_driver::failure_of(call_action& done) const {
     case call_end::terminated: return std::make_exception_ptr(hooks_.terminated());
   }
   if (done.reply_type != frame_type::failure) return nullptr;
-  try {
-    auto r = decode_failure_report(done.reply);
-    if (r.code == errc::interrupted && done.timed_out)
-      return std::make_exception_ptr(error(errc::timed_out, "the call timed out and was interrupted in " + summary_));
-    if (r.code == errc::interrupted)
-      return std::make_exception_ptr(
-          interrupted_exception(r.code, summary_, std::move(r.type), std::move(r.message), std::move(r.trace)));
-    return std::make_exception_ptr(
-        remote_exception(r.code, summary_, std::move(r.type), std::move(r.message), std::move(r.trace)));
-  } catch (const std::exception& e) {
-    return std::make_exception_ptr(
-        decode_error(errc::decode_failed, "could not decode a failure report from " + summary_ + ": " + e.what()));
-  }
+  return exception_from_report(done.reply, summary_, done.timed_out);
 }
 
 void call_driver::complete(call_action& done) {

@@ -65,6 +65,8 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   void leaving() noexcept { book_.on_worker_leaving(); }
   /// The worker has ended: everything not over fails.
   void ended();
+  /// Calls not over (queued, written, or abandoned with a reply owed).
+  std::size_t in_flight() const noexcept { return book_.size(); }
 
  private:
   struct waiter {

@@ -1,6 +1,8 @@
 // A call's way from its encoded request to its caller's handler: sent through the worker's
 // call driver (src/host/call_driver.cpp), which completes it.
+#include "host/remote_failure.hpp"
 #include "host/worker_impl.hpp"
+#include "protocol/messages.hpp"
 
 #include <malt/detail/remote_call.hpp>
 
@@ -60,6 +62,8 @@ asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.exec
 
 std::size_t max_decode_depth(const worker_impl& w) noexcept { return w.options().max_decode_depth; }
 
+std::size_t max_frame_size(const worker_impl& w) noexcept { return w.options().max_frame_size; }
+
 std::vector<char> request_buffer(worker_impl& w) {
   auto frame = w.spare().take();
   frame.resize(frame_header_size);
@@ -71,6 +75,30 @@ void recycle(worker_impl& w, std::vector<char>&& reply) noexcept { w.spare().giv
 std::exception_ptr decode_failure(const worker_impl& w, const std::string& function, const std::exception& e) {
   return std::make_exception_ptr(decode_error(
       errc::decode_failed, "could not decode the result of '" + function + "' from " + w.summary() + ": " + e.what()));
+}
+
+std::vector<item_reply> split_batch_reply(const worker_impl& w, const std::string& function,
+                                          std::span<const char> reply, std::size_t items) {
+  std::vector<batch_outcome> outcomes;
+  try {
+    outcomes = split_batch_reply(reply, items);
+  } catch (const malformed_message& e) {
+    throw decode_error(errc::decode_failed,
+                       "could not decode the results of '" + function + "' from " + w.summary() + ": " + e.what());
+  }
+  std::vector<item_reply> r(items);
+  for (std::size_t i = 0; i < items; ++i) {
+    r[i].bytes = outcomes[i].bytes;
+    if (!outcomes[i].failed) continue;
+    // A worker answers for its item with its own codes only; a host's code is a lie.
+    if (auto code = failure_code(outcomes[i].bytes); code && !worker_may_report(*code))
+      r[i].failure = std::make_exception_ptr(decode_error(
+          errc::decode_failed, "item " + std::to_string(i) + " of a batch of '" + function + "' from " + w.summary() +
+                                   " failed with code " + std::to_string(*code) + ", which a worker may not report"));
+    else
+      r[i].failure = exception_from_report(outcomes[i].bytes, w.summary(), false);
+  }
+  return r;
 }
 
 }  // namespace malt::detail

@@ -16,6 +16,7 @@ asio::any_io_executor worker::get_executor() const noexcept { return impl_->exec
 int worker::stdout_fd() const noexcept { return impl_->raw_stdout(); }
 int worker::stderr_fd() const noexcept { return impl_->raw_stderr(); }
 std::optional<exit_status> worker::exit_status() const { return impl_->exit_status(); }
+std::size_t worker::calls_in_flight() const noexcept { return impl_->calls().in_flight(); }
 
 namespace detail {
 

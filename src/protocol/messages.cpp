@@ -103,7 +103,32 @@ void encode_call_head(std::vector<char>& frame, std::string_view function, std::
   out.string(function);
   out.string(parameter_types);
   out.string(result_type);
+  out.u32(0);  // not a batch
 }
+
+batch_writer::batch_writer(std::vector<char>& frame, std::string_view function, std::string_view parameter_types,
+                           std::string_view result_type)
+    : frame_(frame) {
+  byte_writer out(frame);
+  out.string(function);
+  out.string(parameter_types);
+  out.string(result_type);
+  count_at_ = frame.size();
+  out.u32(0);
+}
+
+void batch_writer::begin_item() {
+  item_at_ = frame_.size();
+  byte_writer(frame_).u32(0);
+}
+
+void batch_writer::end_item() {
+  const auto size = static_cast<std::uint32_t>(frame_.size() - item_at_ - sizeof(std::uint32_t));
+  std::memcpy(frame_.data() + item_at_, &size, sizeof size);
+  ++items_;
+}
+
+void batch_writer::end() { std::memcpy(frame_.data() + count_at_, &items_, sizeof items_); }
 
 call_message decode_call_request(std::span<const char> payload) {
   byte_reader in(payload, "call request");
@@ -111,8 +136,58 @@ call_message decode_call_request(std::span<const char> payload) {
   r.function = in.string("function name");
   r.parameter_types = in.string("parameter types");
   r.result_type = in.string("result type");
+  r.batch_items = in.u32("batch item count");
   r.arguments = in.rest();
   return r;
+}
+
+namespace {
+// Cuts n length-prefixed parts off in; the count is checked against the bytes before
+// anything is reserved for it.
+std::vector<std::span<const char>> split_parts(byte_reader& in, std::size_t n, std::size_t bytes, const char* part) {
+  if (n > bytes / sizeof(std::uint32_t))
+    throw malformed_message(std::string(part) + "s: " + std::to_string(n) + " claimed in " + std::to_string(bytes) +
+                            " bytes");
+  std::vector<std::span<const char>> parts;
+  parts.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string_view s = in.string(part);
+    parts.emplace_back(s.data(), s.size());
+  }
+  in.expect_end();
+  return parts;
+}
+}  // namespace
+
+std::vector<std::span<const char>> split_batch_items(const call_message& batch) {
+  byte_reader in(batch.arguments, "batch request");
+  return split_parts(in, batch.batch_items, batch.arguments.size(), "item");
+}
+
+void append_batch_outcome(std::vector<char>& payload, bool failed, std::span<const char> bytes,
+                          std::span<const char> tail) {
+  byte_writer out(payload);
+  out.u32(failed ? 1 : 0);
+  out.u32(static_cast<std::uint32_t>(bytes.size() + tail.size()));
+  payload.insert(payload.end(), bytes.begin(), bytes.end());
+  payload.insert(payload.end(), tail.begin(), tail.end());
+}
+
+std::vector<batch_outcome> split_batch_reply(std::span<const char> payload, std::size_t items) {
+  byte_reader in(payload, "batch reply");
+  if (items > payload.size() / (2 * sizeof(std::uint32_t)))
+    throw malformed_message("batch reply: " + std::to_string(payload.size()) + " bytes cannot hold " +
+                            std::to_string(items) + " outcomes");
+  std::vector<batch_outcome> outcomes(items);
+  for (auto& o : outcomes) {
+    const std::uint32_t status = in.u32("outcome status");
+    if (status > 1) throw malformed_message("batch reply: outcome status " + std::to_string(status) + " is neither 0 nor 1");
+    o.failed = status == 1;
+    const std::string_view s = in.string("outcome");
+    o.bytes = {s.data(), s.size()};
+  }
+  in.expect_end();
+  return outcomes;
 }
 
 // --- failure -------------------------------------------------------------------------

@@ -8,9 +8,11 @@
 // opaque here.
 //
 //   hello          both ways, first: magic "MALT", the sender's pid, its build description
-//   call           host -> worker: function name, parameter types, result type, arguments
+//   call           host -> worker: function name, parameter types, result type, batch
+//                  item count (0: one call), arguments (or each item's, length first)
 //   call_no_reply  the same, answered by nothing
-//   result         worker -> host: the result's archive
+//   result         worker -> host: the result's archive (a batch: each item's outcome,
+//                  status and length first)
 //   failure        worker -> host: errc, exception type, message, stack trace
 //   interrupt      host -> worker: no payload (the call id is the frame's)
 //   exit_request   host -> worker: no payload
@@ -66,7 +68,7 @@ class byte_reader {
 
 // --- hello ---------------------------------------------------------------------------
 
-inline constexpr unsigned protocol_version = 1;
+inline constexpr unsigned protocol_version = 2;
 
 /// This process's hello, as a whole frame.
 std::vector<char> make_hello_frame();
@@ -80,19 +82,41 @@ hello_check check_hello(std::span<const char> payload);
 
 // --- call ----------------------------------------------------------------------------
 
-/// A call request as the worker reads it; views into the payload.
+/// A call request as the worker reads it; views into the payload. A batch request
+/// (batch_items > 0) runs the function once per item, each item an argument archive.
 struct call_message {
   std::string_view function;
   std::string_view parameter_types;
   std::string_view result_type;  // empty: the host does not want the value
-  std::span<const char> arguments;
+  std::uint32_t batch_items = 0;
+  std::span<const char> arguments;  // the archive, or the batch's items
 };
 
 /// Throws malformed_message.
 call_message decode_call_request(std::span<const char> payload);
 
-// (encode_call_head, which writes everything but the arguments, is declared in
+/// The argument archives of a batch request's items. Throws malformed_message.
+std::vector<std::span<const char>> split_batch_items(const call_message& batch);
+
+// (encode_call_head and batch_writer, which write requests, are declared in
 // <malt/detail/wire.hpp> for the call templates.)
+
+// --- batch reply ---------------------------------------------------------------------
+
+/// One item's outcome in the reply to a batch: its result's archive (empty when the
+/// value was not wanted), or a failure report.
+struct batch_outcome {
+  bool failed = false;
+  std::span<const char> bytes;
+};
+
+/// Appends an outcome to a batch reply's payload.
+void append_batch_outcome(std::vector<char>& payload, bool failed, std::span<const char> bytes,
+                          std::span<const char> tail = {});
+
+/// The outcomes of a batch reply that must hold exactly items of them. Throws
+/// malformed_message.
+std::vector<batch_outcome> split_batch_reply(std::span<const char> payload, std::size_t items);
 
 // --- failure -------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <cxxabi.h>
+#include <optional>
 #include <typeinfo>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@ struct call_job {
   call_context context;
   boost::asio::cancellation_signal cancel;  // reaches a coroutine function
   std::span<const char> args;
+  std::vector<std::span<const char>> items;  // a batch's argument archives
+  bool batch = false;
   const function_entry* function = nullptr;
   bool reply_expected = true;
   bool send_value = true;
@@ -35,8 +38,11 @@ struct call_job {
   failure_report failure;  // the reply instead, when failed
 
   void fail(errc code, std::string_view type, std::string_view message, std::string_view trace = {}) {
+    fail({code, std::string(type), std::string(message), std::string(trace)});
+  }
+  void fail(failure_report report) {
     failed = true;
-    failure = {code, std::string(type), std::string(message), std::string(trace)};
+    failure = std::move(report);
   }
   // The failure report as the reply, cut to fit the frame limit.
   void write_failure(std::size_t max_payload) {
@@ -49,31 +55,77 @@ struct call_job {
 
 namespace {
 
-// Runs body, turning whatever it throws into the job's failure report. Whatever an
-// interrupted call throws, it was interrupted.
-template <class Body>
-void run_guarded(call_job& job, Body&& body) {
-  std::exception_ptr failure;
-  try {
-    body();
-    return;
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  if (job.context.interrupted) {
-    job.fail(errc::interrupted, "malt::call_interrupted", "the call was interrupted");
-    return;
-  }
+failure_report report_failure(const call_context& context, std::exception_ptr failure) {
+  if (context.interrupted) return {errc::interrupted, "malt::call_interrupted", "the call was interrupted", {}};
   try {
     std::rethrow_exception(failure);  // unlike a throw, this keeps the recorded stack
   } catch (const bad_request& e) {
-    job.fail(errc::bad_request, "malt::bad_request", e.what());
+    return {errc::bad_request, "malt::bad_request", e.what(), {}};
   } catch (const std::exception& e) {
-    job.fail(errc::remote_exception, demangle(typeid(e).name()), e.what(), last_throw_stack());
+    return {errc::remote_exception, demangle(typeid(e).name()), e.what(), last_throw_stack()};
   } catch (...) {
     const std::type_info* t = abi::__cxa_current_exception_type();
-    job.fail(errc::remote_exception, t ? demangle(t->name()) : "unknown",
-                              "(an exception that is not a std::exception)", last_throw_stack());
+    return {errc::remote_exception, t ? demangle(t->name()) : "unknown",
+            "(an exception that is not a std::exception)", last_throw_stack()};
+  }
+}
+
+// Runs body and says how it failed, if it did. Whatever an interrupted call throws, it was
+// interrupted.
+template <class Body>
+std::optional<failure_report> run_guarded(const call_context& context, Body&& body) {
+  std::exception_ptr failure;
+  try {
+    body();
+    return std::nullopt;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  return report_failure(context, failure);
+}
+
+// A batch's reply is its items' outcomes; a failure report of an item is cut to this.
+constexpr std::size_t max_item_report = 64 * 1024;
+
+void append_outcome(call_job& job, std::optional<failure_report> failure, const outgoing_frame& item) {
+  if (!failure) return append_batch_outcome(job.reply.bytes, false, item.bytes, item.tail);
+  std::vector<char> report;
+  encode_failure_report(report, std::move(*failure), max_item_report);
+  append_batch_outcome(job.reply.bytes, true, report);
+}
+
+void clear(outgoing_frame& item) {
+  item.bytes.clear();
+  item.tail = {};
+  item.owner.reset();
+}
+
+// The items of a batch run one after another, each outcome its own; an interrupt ends the
+// whole batch, which then answers as an interrupted call.
+void run_batch_sync(call_job& job) {
+  outgoing_frame item;
+  for (const auto args : job.items) {
+    clear(item);
+    if (job.context.interrupted) return job.fail(report_failure(job.context, nullptr));
+    auto failure =
+        run_guarded(job.context, [&] { job.function->run_sync(job.function->function, args, job.send_value, item); });
+    if (job.context.interrupted) return job.fail(report_failure(job.context, nullptr));
+    append_outcome(job, std::move(failure), item);
+  }
+}
+
+asio::awaitable<void> run_batch_async(call_job& job) {
+  outgoing_frame item;
+  for (const auto args : job.items) {
+    clear(item);
+    std::exception_ptr failed;
+    try {
+      co_await job.function->run_async(job.function->function, args, job.send_value, item);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (job.context.interrupted) co_return job.fail(report_failure(job.context, nullptr));
+    append_outcome(job, failed ? std::optional(report_failure(job.context, failed)) : std::nullopt, item);
   }
 }
 
@@ -130,6 +182,10 @@ void admit(call_job& job) {
     const call_message request = decode_call_request(job.request.payload);
     const std::string_view name = request.function;
     job.args = request.arguments;
+    if (request.batch_items > 0) {
+      job.batch = true;
+      job.items = split_batch_items(request);
+    }
     job.function = find_function(name);
     if (!job.function)
       return job.fail(errc::unknown_function, "malt::unknown_function",
@@ -175,11 +231,14 @@ void worker_session::dispatch(frame&& f) {
     std::exception_ptr failed;
     try {
       make_current(self->evaluator_.get(), &job->context, job->request.header.call_id);  // for the built-in Lua functions
-      co_await job->function->run_async(job->function->function, job->args, job->send_value, job->reply);
+      if (job->batch)
+        co_await run_batch_async(*job);
+      else
+        co_await job->function->run_async(job->function->function, job->args, job->send_value, job->reply);
     } catch (...) {
       failed = std::current_exception();
     }
-    if (failed) run_guarded(*job, [&] { std::rethrow_exception(failed); });
+    if (failed) job->fail(report_failure(job->context, failed));
     self->finish(job, false);
   }, asio::bind_cancellation_slot(job->cancel.slot(), asio::detached));
 }
@@ -203,7 +262,13 @@ void worker_session::interrupt(std::uint64_t id) {
 void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
   {
     current_call scope(job->context);
-    run_guarded(*job, [&] { job->function->run_sync(job->function->function, job->args, job->send_value, job->reply); });
+    if (job->batch) {
+      run_batch_sync(*job);
+    } else if (auto failure = run_guarded(job->context, [&] {
+                 job->function->run_sync(job->function->function, job->args, job->send_value, job->reply);
+               })) {
+      job->fail(std::move(*failure));
+    }
   }
   // Alone, the call answers from this thread, without waking the I/O thread. In a burst,
   // replies go through the I/O thread, which sends those that finished meanwhile together.

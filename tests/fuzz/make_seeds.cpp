@@ -68,6 +68,12 @@ int main(int argc, char** argv) {
   encode_failure_report(interrupted, {malt::errc::interrupted, "malt::call_interrupted", "interrupted", ""}, 4096);
   seed("failure_report", "interrupted", interrupted);
 
+  std::vector<char> batch{3};
+  append_batch_outcome(batch, false, result(0, 42));
+  append_batch_outcome(batch, true, report);
+  append_batch_outcome(batch, false, {});
+  seed("batch_reply", "three-outcomes", batch);
+
   seed("result", "int", result(0, 42));
   seed("result", "string", result(1, std::string("hello")));
   seed("result", "doubles", result(2, std::vector<double>{1.5, -2.0, 1e300}));

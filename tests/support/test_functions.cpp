@@ -33,6 +33,19 @@ struct secret_error : std::exception {
 
 bool logical_and(bool a, bool b) { return a && b; }
 int add(int a, int b) { return a + b; }
+int square(int x) { return x * x; }
+int echo_or_abort(int value, bool abort) {
+  if (abort) std::abort();
+  return value;
+}
+int count_calls() {
+  static std::atomic<int> calls{0};
+  return ++calls;
+}
+void hold_megabytes(int mb) {
+  static std::vector<std::vector<char>> held;
+  held.emplace_back(static_cast<std::size_t>(mb) << 20, 'x');
+}
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 asio::awaitable<void> async_sleep_ms(int ms) {
   asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
@@ -214,6 +227,10 @@ MALT_REMOTE(logical_and);
 MALT_REMOTE(add);
 MALT_REMOTE(sleep_ms);
 MALT_REMOTE(async_sleep_ms);
+MALT_REMOTE(square);
+MALT_REMOTE(echo_or_abort);
+MALT_REMOTE(count_calls);
+MALT_REMOTE(hold_megabytes);
 MALT_REMOTE(get_x);
 MALT_REMOTE(set_x);
 MALT_REMOTE(sleep_then_set_x);

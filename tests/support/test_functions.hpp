@@ -17,6 +17,10 @@ namespace malt_test {
 
 bool logical_and(bool a, bool b);  // the "&(true, true)" probe: alive and in sync
 int add(int a, int b);
+int square(int x);
+int echo_or_abort(int value, bool abort);  // value, or SIGABRT when abort
+int count_calls();                         // 1 on a fresh worker, then 2, 3, ...
+void hold_megabytes(int mb);               // allocates and touches mb MiB, and keeps them
 void sleep_ms(int ms);
 boost::asio::awaitable<void> async_sleep_ms(int ms);
 int get_x();

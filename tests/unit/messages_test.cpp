@@ -90,6 +90,7 @@ BOOST_AUTO_TEST_CASE(a_call_request_round_trips) {
   BOOST_TEST(r.parameter_types == "(int,int)");
   BOOST_TEST(r.result_type == "int");
   BOOST_TEST(std::string(r.arguments.data(), r.arguments.size()) == "ARGS");
+  BOOST_TEST(r.batch_items == 0u);
 
   const auto no_value = decode_call_request(call_payload("f", "()", "", ""));
   BOOST_TEST(no_value.result_type.empty());
@@ -106,9 +107,86 @@ BOOST_AUTO_TEST_CASE(a_damaged_call_request_is_refused_naming_the_field) {
              "call request: function name is cut short (3 of 4 bytes)");
   auto lying = p;
   put_u32_at(lying, 4 + 3, 1000);  // the parameter types' length
-  BOOST_TEST(refusal(decode, lying) == "call request: parameter types claims 1000 bytes; 16 follow");
+  BOOST_TEST(refusal(decode, lying) == "call request: parameter types claims 1000 bytes; 20 follow");
   put_u32_at(lying, 0, 0xffffffffu);
   BOOST_TEST(contains(refusal(decode, lying), "function name claims 4294967295 bytes"));
+}
+
+namespace {
+std::vector<char> batch_payload(const std::vector<std::string>& items) {
+  std::vector<char> p;
+  batch_writer batch(p, "square", "(int)", "int");
+  for (const auto& item : items) {
+    batch.begin_item();
+    p.insert(p.end(), item.begin(), item.end());
+    batch.end_item();
+  }
+  batch.end();
+  return p;
+}
+std::string text(std::span<const char> s) { return {s.data(), s.size()}; }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_batch_request_round_trips) {
+  const std::vector<std::string> items{"one", "", "three"};
+  const auto p = batch_payload(items);
+  const auto r = decode_call_request(p);
+  BOOST_TEST(r.function == "square");
+  BOOST_TEST(r.batch_items == 3u);
+  const auto parts = split_batch_items(r);
+  BOOST_TEST_REQUIRE(parts.size() == 3u);
+  for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(text(parts[i]) == items[i]);
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_batch_request_is_refused) {
+  const auto p = batch_payload({"one", "two"});
+  const auto split = [](std::span<const char> b) { split_batch_items(decode_call_request(b)); };
+  // Every cut is refused: a count with fewer items, or an item cut short.
+  for (std::size_t cut = 0; cut < p.size(); ++cut)
+    BOOST_TEST(!refusal(split, std::span<const char>(p).first(cut)).empty(), "cut at " << cut);
+  const std::size_t count_at = 4 + 6 + 4 + 5 + 4 + 3;  // after the three strings
+  auto many = p;
+  put_u32_at(many, count_at, 0x7fffffffu);  // more items than bytes could hold
+  BOOST_TEST(contains(refusal(split, many), "items: 2147483647 claimed in"));
+  auto lying = p;
+  put_u32_at(lying, count_at + 4, 1000);  // the first item's length
+  BOOST_TEST(contains(refusal(split, lying), "batch request: item claims 1000 bytes"));
+  auto fewer = p;
+  put_u32_at(fewer, count_at, 1);  // one item, then bytes left over
+  BOOST_TEST(contains(refusal(split, fewer), "bytes left over"));
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_reply_round_trips) {
+  std::vector<char> reply;
+  append_batch_outcome(reply, false, std::span<const char>("ab", 2), std::span<const char>("cd", 2));
+  append_batch_outcome(reply, true, std::span<const char>("report", 6));
+  append_batch_outcome(reply, false, {});
+  const auto outcomes = split_batch_reply(reply, 3);
+  BOOST_TEST_REQUIRE(outcomes.size() == 3u);
+  BOOST_TEST(!outcomes[0].failed);
+  BOOST_TEST(text(outcomes[0].bytes) == "abcd");
+  BOOST_TEST(outcomes[1].failed);
+  BOOST_TEST(text(outcomes[1].bytes) == "report");
+  BOOST_TEST(outcomes[2].bytes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_batch_reply_is_refused) {
+  std::vector<char> reply;
+  append_batch_outcome(reply, false, std::span<const char>("value", 5));
+  append_batch_outcome(reply, true, std::span<const char>("report", 6));
+  const auto split = [](std::span<const char> b) { split_batch_reply(b, 2); };
+  for (std::size_t cut = 0; cut < reply.size(); ++cut)
+    BOOST_TEST(contains(refusal(split, std::span<const char>(reply).first(cut)), "batch reply: "), "cut at " << cut);
+  BOOST_TEST(contains(refusal([](std::span<const char> b) { split_batch_reply(b, 3); }, reply), "batch reply: "));
+  BOOST_TEST(contains(refusal([](std::span<const char> b) { split_batch_reply(b, 1); }, reply), "bytes left over"));
+  BOOST_TEST(contains(refusal([](std::span<const char> b) { split_batch_reply(b, 1u << 30); }, reply),
+                      "cannot hold 1073741824 outcomes"));
+  auto bad_status = reply;
+  put_u32_at(bad_status, 0, 7);
+  BOOST_TEST(contains(refusal(split, bad_status), "outcome status 7 is neither 0 nor 1"));
+  auto lying = reply;
+  put_u32_at(lying, 4, 0xfffffff0u);
+  BOOST_TEST(contains(refusal(split, lying), "outcome claims 4294967280 bytes"));
 }
 
 BOOST_AUTO_TEST_CASE(a_failure_report_round_trips) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,8 +68,22 @@ boost::asio::any_io_executor executor_of(const worker_impl& w) noexcept;
 /// How deep the values w's replies carry may nest (worker_options::max_decode_depth).
 std::size_t max_decode_depth(const worker_impl& w) noexcept;
 
+/// The largest frame w's connection carries (worker_options::max_frame_size).
+std::size_t max_frame_size(const worker_impl& w) noexcept;
+
 /// Gives a reply's bytes back to w's connection, for its next large frame.
 void recycle(worker_impl& w, std::vector<char>&& reply) noexcept;
+
+/// One item of a batch call's reply: its result's archive, or its failure.
+struct item_reply {
+  std::span<const char> bytes;
+  std::exception_ptr failure;
+};
+
+/// The items of the reply to a batch call of function with items items. Throws decode_error
+/// when the reply is not one.
+std::vector<item_reply> split_batch_reply(const worker_impl& w, const std::string& function,
+                                          std::span<const char> reply, std::size_t items);
 
 /// The decode_error for a result of function that did not decode.
 std::exception_ptr decode_failure(const worker_impl& w, const std::string& function, const std::exception& e);

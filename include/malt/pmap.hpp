@@ -1,0 +1,89 @@
+#ifndef MALT_PMAP_HPP
+#define MALT_PMAP_HPP
+
+// Parallel map: f over every item of a range, in one worker or in a pool's workers, the
+// results in input order.
+//
+//   std::vector<int> squares = co_await malt::pmap(pool, square, ranges::views::iota(0, 100000));
+//   auto sums = co_await malt::pmap(w, add, ranges::views::zip(xs, ys));   // tuples spread into arguments
+//   auto each = co_await malt::pmap_collect(pool, parse, lines);           // per-item values or errors
+//
+// Items travel in chunks: one frame carries many items' arguments and one frame brings
+// back their results, so an item costs an encode, a call and a decode, not a message of
+// its own. Each worker has a few chunks in flight, so one runs while the next travels.
+//
+// The range is any input range with begin() and end() (std or range-v3); it is read
+// lazily, a chunk at a time, from the pmap's own coroutine. An item is the argument of a
+// one-parameter function, or a tuple-like value (std::tuple, std::pair, range-v3's zip
+// element) whose elements are the arguments. A range passed as an rvalue is moved into
+// the operation; one passed as an lvalue must outlive it.
+
+#include <malt/detail/pmap_run.hpp>
+#include <malt/item_result.hpp>
+#include <malt/worker.hpp>
+#include <malt/worker_pool.hpp>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace malt {
+
+struct pmap_options {
+  /// Items per chunk; 0 chooses from the range's size (when it has one) and the number of
+  /// workers: at most 1024, at least enough for four chunks per lane. A chunk also ends at
+  /// 1 MiB of arguments. All of a chunk's results must fit in one frame
+  /// (worker_options::max_frame_size), or its items fail with error{frame_too_large}.
+  std::size_t chunk_size = 0;
+  /// Chunks each worker has in flight at once (at least 1).
+  std::size_t chunks_in_flight = 2;
+};
+
+/// Runs f on every item of items in w (or in pool's workers) and gives the results in
+/// input order: std::vector<T>, or nothing for a void f. The first item to fail stops the
+/// map: chunks not yet sent are dropped, running ones are interrupted (partial
+/// cancellation), and the failure is thrown as item_error with the item's index.
+///
+/// Completion signature void(std::exception_ptr, std::vector<T>) (void(std::exception_ptr)
+/// for a void f); the default token is use_awaitable.
+/// Cancellation: every type, passed on to each chunk's call as DESIGN's table says
+/// (queued chunks dropped; running ones interrupted under partial, abandoned under
+/// terminal, left to finish under total); the map then completes with operation_aborted.
+template <class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto pmap(const worker& w, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
+  return detail::start_pmap<false>(detail::worker_target(w), std::move(f), std::forward<Range>(items),
+                                   options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
+}
+
+template <class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto pmap(const worker_pool& pool, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
+  return detail::start_pmap<false>(detail::pool_target(pool.state()), std::move(f), std::forward<Range>(items),
+                                   options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
+}
+
+/// The same, but every item runs whatever the others do, and each gets its own outcome:
+/// std::vector<item_result<T>>. A cancelled map still completes with operation_aborted.
+template <class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto pmap_collect(const worker& w, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
+  return detail::start_pmap<true>(detail::worker_target(w), std::move(f), std::forward<Range>(items),
+                                  options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
+}
+
+template <class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto pmap_collect(const worker_pool& pool, F f, Range&& items, pmap_options options = {},
+                  CompletionToken&& token = {}) {
+  return detail::start_pmap<true>(detail::pool_target(pool.state()), std::move(f), std::forward<Range>(items),
+                                  options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
+}
+
+}  // namespace malt
+
+#endif
