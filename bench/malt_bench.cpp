@@ -7,9 +7,12 @@
 //
 //   malt_bench [--only=GROUP,...] [--payload-data=FILE]
 //
-// Groups: pinned, unpinned, pipelined, spawn, bulk, payloads, rss, interrupt, workers.
+// Groups: pinned, unpinned, pipelined, pool, spawn, bulk, payloads, rss, interrupt, workers.
 
 #include <malt/malt.hpp>
+
+#include <range/v3/view/iota.hpp>
+#include <range/v3/view/zip.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -232,6 +235,42 @@ asio::awaitable<double> malt_pipelined(int n) {
   co_return rate;
 }
 
+// Items per second of a pmap of add over n pairs on a pool of size workers.
+asio::awaitable<double> malt_pmap_per_s(int n, std::size_t size) {
+  malt::pool_options options;
+  options.size = size;
+  auto pool = co_await malt::worker_pool::start(options);
+  auto xs = ranges::views::iota(0, n);
+  co_await malt::pmap(pool, add, ranges::views::zip(xs, xs));  // warm-up
+  auto start = clock_type::now();
+  auto sums = co_await malt::pmap(pool, add, ranges::views::zip(xs, xs));
+  const double rate = static_cast<double>(sums.size()) / std::chrono::duration<double>(clock_type::now() - start).count();
+  co_await pool.stop();
+  co_return rate;
+}
+
+// Calls per second through pool.call with 64 in flight over a pool of two.
+asio::awaitable<double> malt_pool_calls_per_s(int n) {
+  malt::pool_options options;
+  options.size = 2;
+  auto pool = co_await malt::worker_pool::start(options);
+  auto ex = co_await asio::this_coro::executor;
+  int done = 0, lanes = 0;
+  auto start = clock_type::now();
+  for (int lane = 0; lane < 64; ++lane)
+    asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+      while (done < n) {
+        ++done;
+        co_await pool.call(add, 1, 2);
+      }
+      ++lanes;
+    }, asio::detached);
+  co_await wait_until([&] { return lanes == 64; });
+  const double rate = done / std::chrono::duration<double>(clock_type::now() - start).count();
+  co_await pool.stop();
+  co_return rate;
+}
+
 template <class F>
 double median(int n, F&& f) {
   std::vector<double> xs;
@@ -450,7 +489,8 @@ bool wanted(std::string_view group) {
 
 asio::awaitable<void> measure(std::vector<row>& rows) {
   std::map<std::string, double> py;
-  if (wanted("unpinned") || wanted("pipelined") || wanted("spawn") || wanted("bulk")) py = python_peers();
+  if (wanted("unpinned") || wanted("pipelined") || wanted("spawn") || wanted("bulk") || wanted("pool"))
+    py = python_peers();
   auto faster = [&](const std::string& metric, const std::string& key, double malt_figure, const char* unit,
                     const std::string& peer, double target, bool time_like) {
     if (!py.count(key)) {
@@ -485,6 +525,21 @@ asio::awaitable<void> measure(std::vector<row>& rows) {
       if (!pinned) faster("64 calls in flight, against Python", "map_per_s", m, "calls/s", "Pool.map(chunksize=1)", 10, false);
     }
     pin_to_one_cpu(false);
+  }
+  if (wanted("pool")) {
+    const double raw = co_await raw_pipelined(500'000), one = co_await malt_pmap_per_s(1'000'000, 1),
+                 two = co_await malt_pmap_per_s(1'000'000, 2);
+    rows.push_back({"pmap of 1 000 000 tiny calls, one worker", fmt(one, "items/s"), fmt(raw, "msg/s batched Asio echo"),
+                    one / raw, "≥ 0.5×", one / raw >= 0.5});
+    rows.push_back({"pmap of 1 000 000 tiny calls, two workers", fmt(two, "items/s"),
+                    fmt(raw, "msg/s batched Asio echo"), two / raw, "(shown)", true});
+    faster("pmap, two workers, against Python", "starmap_per_s", two, "items/s", "Pool(2).starmap, default chunksize", 3,
+           false);
+    faster("pmap, two workers, against Python chunksize=1", "map_per_s", two, "items/s", "Pool.map(chunksize=1)", 10,
+           false);
+    const double calls = co_await malt_pool_calls_per_s(200'000);
+    faster("pool.call, 64 in flight over two workers, against Python", "apply_async_64_per_s", calls, "calls/s",
+           "Pool(2).apply_async, 64 in flight", 3, false);
   }
   if (wanted("spawn")) {
     // What each containment and isolation mode costs at spawn (README, "Sandboxing").

@@ -1,15 +1,22 @@
 """What a Python user would pick instead: multiprocessing, measured for malt_bench.
 
 Prints one "name value" line per figure: apply_us (Pool.apply round trip), map_per_s
-(Pool.map with chunksize=1), start_ms (Pool(1) creation to first result, fork) and
-pipe_100mb_ms (100 MB there and back over multiprocessing.Pipe).
+(Pool.map with chunksize=1), start_ms (Pool(1) creation to first result, fork),
+pipe_100mb_ms (100 MB there and back over multiprocessing.Pipe), and with two processes
+starmap_per_s (Pool.starmap of add over a million pairs, default chunksize) and
+apply_async_64_per_s (Pool.apply_async, 64 in flight).
 """
+import collections
 import multiprocessing as mp
 import time
 
 
 def ident(x):
     return x
+
+
+def add(a, b):
+    return a + b
 
 
 def echo(conn):
@@ -40,6 +47,25 @@ def main():
     t0 = time.perf_counter()
     pool.map(ident, range(m), chunksize=1)
     print("map_per_s", m / (time.perf_counter() - t0))
+    pool.close()
+    pool.join()
+
+    pool = mp.Pool(2)
+    pool.apply(ident, (1,))
+    m = 1_000_000
+    t0 = time.perf_counter()
+    pool.starmap(add, zip(range(m), range(m)))
+    print("starmap_per_s", m / (time.perf_counter() - t0))
+    n = 50000
+    in_flight = collections.deque()
+    t0 = time.perf_counter()
+    for i in range(n):
+        if len(in_flight) == 64:
+            in_flight.popleft().get()
+        in_flight.append(pool.apply_async(add, (i, 1)))
+    for r in in_flight:
+        r.get()
+    print("apply_async_64_per_s", n / (time.perf_counter() - t0))
     pool.close()
     pool.join()
 

@@ -1,5 +1,5 @@
-// A TCP server (loopback) that runs every request in a small pool of worker processes,
-// one request per worker at a time, each call with a deadline. A request that hangs is interrupted in its worker at the
+// A TCP server (loopback) that runs every request in a malt::worker_pool, one request per
+// leased worker at a time, each call with a deadline. A request that hangs is interrupted in its worker at the
 // deadline; one that crashes its worker gets an error reply while the server starts a new
 // worker; the other clients never notice.
 //
@@ -26,7 +26,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include <deque>
+#include <optional>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -69,54 +69,6 @@ struct settings {
   std::chrono::milliseconds deadline{1000};
 };
 
-// Each request borrows an idle worker for itself, so a crash takes down no one else's
-// request; requests wait while every worker is busy.
-class worker_pool {
- public:
-  asio::awaitable<void> start(int n) {
-    for (int i = 0; i < n; ++i) {
-      workers_.push_back(co_await malt::spawn_worker());
-      idle_.push_back(workers_.size() - 1);
-    }
-  }
-
-  asio::awaitable<std::size_t> acquire() {
-    while (idle_.empty()) {
-      asio::steady_timer wake(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
-      waiting_.push_back(&wake);
-      co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    const std::size_t i = idle_.front();
-    idle_.pop_front();
-    co_return i;
-  }
-
-  // Gives the worker back, replacing it first if its request killed it.
-  asio::awaitable<void> release(std::size_t i) {
-    if (!malt::isrunning(workers_[i])) {
-      malt::worker fresh = co_await malt::spawn_worker();
-      std::cout << "worker " << workers_[i].pid() << " died; replaced by " << fresh.pid() << std::endl;
-      workers_[i] = fresh;
-    }
-    idle_.push_back(i);
-    if (!waiting_.empty()) {
-      waiting_.front()->cancel();
-      waiting_.pop_front();
-    }
-  }
-
-  const malt::worker& at(std::size_t i) const { return workers_[i]; }
-
-  asio::awaitable<void> stop_all() {
-    for (auto& w : workers_) co_await malt::stop(w);
-  }
-
- private:
-  std::vector<malt::worker> workers_;
-  std::deque<std::size_t> idle_;
-  std::deque<asio::steady_timer*> waiting_;
-};
-
 // Runs one request in a worker.
 asio::awaitable<std::string> run_request(const malt::worker& w, const settings& s, const std::string& verb, int arg) {
   if (verb == "fib") co_return "ok " + std::to_string(co_await malt::remote_call_fetch(w, fib, arg).with_timeout(s.deadline));
@@ -141,27 +93,26 @@ std::string describe(std::exception_ptr failure) {
   }
 }
 
-asio::awaitable<std::string> handle(worker_pool& pool, const settings& s, const std::string& line) {
+// Each request leases a worker for itself, so a crash takes down no one else's request;
+// requests wait while every worker is busy. The pool replaces a worker that dies.
+asio::awaitable<std::string> handle(malt::worker_pool& pool, const settings& s, const std::string& line) {
   std::istringstream in(line);
   std::string verb;
   int arg = 0;
   in >> verb >> arg;
-  const std::size_t i = co_await pool.acquire();
-  const malt::worker w = pool.at(i);
-  std::exception_ptr failure;
-  std::string reply;
+  malt::worker_lease lease = co_await pool.lease();
+  const pid_t pid = lease->pid();
   try {
-    reply = co_await run_request(w, s, verb, arg);
+    co_return co_await run_request(*lease, s, verb, arg);
+  } catch (const malt::terminated_worker_exception&) {
+    std::cout << "worker " << pid << " died; the pool replaces it" << std::endl;
+    co_return "error the worker crashed; it was replaced";
   } catch (...) {
-    failure = std::current_exception();
+    co_return describe(std::current_exception());
   }
-  const bool crashed = failure && !malt::isrunning(w);
-  co_await pool.release(i);
-  if (crashed) co_return "error the worker crashed; it was replaced";
-  co_return failure ? describe(failure) : reply;
 }
 
-asio::awaitable<void> serve_client(tcp::socket socket, worker_pool& pool, const settings& s, asio::io_context& io) {
+asio::awaitable<void> serve_client(tcp::socket socket, malt::worker_pool& pool, const settings& s, asio::io_context& io) {
   asio::streambuf buffer;
   for (;;) {
     auto [ec, n] = co_await asio::async_read_until(socket, buffer, '\n', asio::as_tuple(asio::use_awaitable));
@@ -169,7 +120,7 @@ asio::awaitable<void> serve_client(tcp::socket socket, worker_pool& pool, const 
     std::string line(asio::buffers_begin(buffer.data()), asio::buffers_begin(buffer.data()) + n - 1);
     buffer.consume(n);
     if (line == "quit") {
-      co_await pool.stop_all();
+      co_await pool.stop();
       const std::string bye = "ok bye\n";
       co_await asio::async_write(socket, asio::buffer(bye), asio::as_tuple(asio::use_awaitable));
       io.stop();
@@ -180,14 +131,16 @@ asio::awaitable<void> serve_client(tcp::socket socket, worker_pool& pool, const 
   }
 }
 
-asio::awaitable<void> server(settings s, worker_pool& pool, asio::io_context& io) {
-  co_await pool.start(s.workers);
+asio::awaitable<void> server(settings s, std::optional<malt::worker_pool>& pool, asio::io_context& io) {
+  malt::pool_options options;
+  options.size = static_cast<std::size_t>(s.workers);
+  pool = co_await malt::worker_pool::start(options);
   tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), s.port});
   std::cout << "listening on 127.0.0.1:" << acceptor.local_endpoint().port() << " with " << s.workers
             << " workers, deadline " << s.deadline.count() << " ms" << std::endl;
   for (;;) {
     tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
-    asio::co_spawn(io, serve_client(std::move(socket), pool, s, io), asio::detached);
+    asio::co_spawn(io, serve_client(std::move(socket), *pool, s, io), asio::detached);
   }
 }
 
@@ -206,12 +159,12 @@ int main(int argc, char** argv) {
     }
   }
   asio::io_context io;
-  worker_pool pool;
+  std::optional<malt::worker_pool> pool;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      co_await pool.stop_all();
+      if (pool) co_await pool->stop();
       io.stop();
     }, asio::detached);
   });

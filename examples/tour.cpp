@@ -1,5 +1,5 @@
 // A tour of Malt for C++: spawn a worker, the four call forms, Lua evaluation and a
-// channel, a remote exception, nesting, a deadline, and stop. The program is its own worker: main() hands over to the library
+// channel, a remote exception, nesting, a deadline, a pool with a parallel map, and stop. The program is its own worker: main() hands over to the library
 // when it was started as one.
 
 #include <malt/malt.hpp>
@@ -88,6 +88,19 @@ asio::awaitable<void> show_failures(const malt::worker& w) {
   }
 }
 
+asio::awaitable<void> show_pool() {
+  malt::pool_options options;
+  options.size = 2;
+  auto pool = co_await malt::worker_pool::start(options);
+  std::cout << "   a pool of " << pool.size() << " workers: add(40, 2) = " << co_await pool.call(add, 40, 2) << "\n";
+  std::vector<double> squares{1, 4, 9, 16, 25, 36};
+  std::vector<double> roots = co_await malt::pmap(pool, checked_sqrt, squares);
+  std::cout << "   pmap(checked_sqrt):";
+  for (double r : roots) std::cout << " " << r;
+  std::cout << "\n";
+  co_await pool.stop();
+}
+
 asio::awaitable<void> tour() {
   std::cout << "1. spawn_worker starts a worker process (this program, re-run as a worker)\n";
   malt::worker w = co_await malt::spawn_worker();
@@ -119,7 +132,10 @@ asio::awaitable<void> tour() {
   std::cout << "10. a deadline: a call that takes too long is interrupted in the worker\n";
   co_await show_deadline(w);
 
-  std::cout << "11. stop: the worker exits (stopping its own workers first); calls then fail at once\n";
+  std::cout << "11. a worker pool, and a parallel map over a range in batched frames\n";
+  co_await show_pool();
+
+  std::cout << "12. stop: the worker exits (stopping its own workers first); calls then fail at once\n";
   bool was_running = co_await malt::stop(w);
   std::cout << "   stop returned " << was_running << ", running: " << malt::isrunning(w) << "\n";
   try {

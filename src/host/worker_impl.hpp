@@ -69,6 +69,9 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   call_driver& calls() noexcept { return *calls_; }
   /// Throws terminated_worker_exception unless calls can be sent.
   void check_running() const;
+  /// Whether new calls can be sent and answered: running, not stopping, and neither the
+  /// process nor its stream has ended.
+  bool accepts_calls() const noexcept { return phase_ == phase::running && !exited_ && !connection_ended_; }
   terminated_worker_exception terminated_error() const;
   const worker_options& options() const noexcept { return options_; }
   /// The buffers of the worker's connection, for large requests and replies.

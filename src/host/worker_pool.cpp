@@ -1,6 +1,7 @@
 // The worker pool: slots that each hold a worker (or are getting one), the tickets that
 // lend them out, and the supervision that replaces a worker when it dies, has served its
 // calls, or has grown too large.
+#include "host/worker_impl.hpp"
 #include "process/resident_memory.hpp"
 
 #include <malt/detail/worker_access.hpp>
@@ -28,6 +29,8 @@ namespace asio = boost::asio;
 namespace detail {
 namespace {
 bool same(const worker& a, const worker& b) noexcept { return worker_access::impl(a) == worker_access::impl(b); }
+// Sooner than isrunning(): a worker whose stream has ended is gone before its exit is seen.
+bool accepts_calls(const worker& w) noexcept { return worker_access::impl(w)->accepts_calls(); }
 }  // namespace
 
 class pool_state : public std::enable_shared_from_this<pool_state> {
@@ -85,7 +88,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
     if (exclusive) {
       s.leased = false;
       // A lease may leave a call running (interrupted, abandoned): the worker is not clean.
-      if (!isrunning(w) || w.calls_in_flight() > 0) s.retiring = true;
+      if (!accepts_calls(w) || w.calls_in_flight() > 0) s.retiring = true;
     }
     if (options_.max_calls_per_worker && s.calls >= options_.max_calls_per_worker) s.retiring = true;
     if (options_.max_worker_rss && isrunning(w) && resident_bytes_of_tree(w.pid()) > options_.max_worker_rss)
@@ -117,7 +120,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
     std::size_t calls = 0;
     bool leased = false;
     bool retiring = false;  // takes no more work; replaced once idle
-    bool ready() const noexcept { return w && !retiring && isrunning(*w); }
+    bool ready() const noexcept { return w && !retiring && accepts_calls(*w); }
   };
 
   std::optional<std::size_t> pick(bool exclusive) const {

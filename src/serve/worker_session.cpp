@@ -193,10 +193,11 @@ void admit(call_job& job) {
     const auto& f = *job.function;
     const std::string_view result = request.result_type;
     if (request.parameter_types != f.parameter_types || (!result.empty() && result != f.result_type)) {
-      return job.fail(errc::signature_mismatch, "malt::signature_mismatch",
-                      "'" + std::string(name) + "' is " + f.result_type + f.parameter_types +
-                          " in this worker, but was called as " + (result.empty() ? "void" : std::string(result)) +
-                          std::string(request.parameter_types));
+      // Appended in turn: g++ 12 warns falsely (-Wrestrict) about "'" + std::string here.
+      std::string message = std::string("'").append(name).append("' is ");
+      message.append(f.result_type).append(f.parameter_types).append(" in this worker, but was called as ");
+      message.append(result.empty() ? std::string_view("void") : result).append(request.parameter_types);
+      return job.fail(errc::signature_mismatch, "malt::signature_mismatch", message);
     }
     // A host that declared a void result does not want the value, whatever it is.
     job.send_value = (job.request.header.flags & flag_send_value) && !result.empty();
