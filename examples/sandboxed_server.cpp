@@ -87,7 +87,10 @@ std::string describe(std::exception_ptr failure) {
   } catch (const malt::remote_exception& e) {
     return "error " + e.type_name() + ": " + e.message();
   } catch (const malt::error& e) {
-    return e.code() == malt::errc::timed_out ? "error deadline exceeded" : std::string("error ") + e.what();
+    // timed_out_running: the call ignored its interrupt; its worker is still busy with it, and
+    // the pool replaces a leased worker that comes back so.
+    const bool late = e.code() == malt::errc::timed_out || e.code() == malt::errc::timed_out_running;
+    return late ? "error deadline exceeded" : std::string("error ") + e.what();
   } catch (const std::exception& e) {
     return std::string("error ") + e.what();
   }

@@ -29,6 +29,7 @@ class category final : public boost::system::error_category {
       case errc::timed_out: return "the call timed out";
       case errc::queue_full: return "too many bytes wait to be written to the worker";
       case errc::pool_stopped: return "the worker pool was stopped";
+      case errc::timed_out_running: return "the call timed out and may still be running in the worker";
     }
     return "unknown malt error";
   }

@@ -34,6 +34,7 @@
 
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -71,10 +72,22 @@ class call_op : public boost::asio::awaitable<T> {
   /// The executor of the worker's io_context, where the call completes by default.
   boost::asio::any_io_executor get_executor() const noexcept { return detail::executor_of(*request_->w); }
 
-  /// Gives the call a deadline: when it expires, the call is interrupted in the worker
-  /// and completes with error{errc::timed_out} (or its value, if that came first).
-  call_op with_timeout(std::chrono::milliseconds timeout) && {
+  /// Gives the call a deadline, timeout from when it is awaited (or a time point): when it
+  /// passes, the call is interrupted in the worker and waits grace (by default
+  /// worker_options::interrupt_grace) for the worker's answer. It then completes with its
+  /// value if that came first; error{errc::timed_out} if it ended, interrupted (or was
+  /// never sent); error{errc::timed_out_running} if it did not answer within grace and may
+  /// still be running in the worker (whose next calls it may delay: replace the worker
+  /// to be sure). Under interrupt_escalation::kill the worker is killed instead.
+  call_op with_timeout(std::chrono::milliseconds timeout, std::optional<std::chrono::milliseconds> grace = {}) && {
     request_->timeout = timeout;
+    request_->grace = grace;
+    return std::move(*this);
+  }
+  call_op with_timeout(std::chrono::steady_clock::time_point deadline,
+                       std::optional<std::chrono::milliseconds> grace = {}) && {
+    request_->deadline = deadline;
+    request_->grace = grace;
     return std::move(*this);
   }
 

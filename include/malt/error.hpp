@@ -31,9 +31,10 @@ enum class errc : int {
   not_registered,        ///< a function pointer that MALT_REMOTE did not register
   stop_failed,           ///< the worker survived SIGKILL for longer than allowed
   interrupted,           ///< the call was interrupted in the worker
-  timed_out,             ///< the call's timeout expired; it was interrupted in the worker
+  timed_out,             ///< the call's timeout expired; it ended interrupted in the worker (or never ran)
   queue_full,            ///< more than worker_options::max_queued_bytes wait to be written
   pool_stopped,          ///< the worker pool was stopped while the call waited for a worker
+  timed_out_running,     ///< the call timed out and ignored its interrupt: it may still run in the worker
 };
 
 /// Whether the worker is gone after an error with this code, so that the next call needs

@@ -84,6 +84,80 @@ auto pmap_collect(const worker_pool& pool, F f, Range&& items, pmap_options opti
                                   options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
 }
 
+/// The results of a streaming map (imap), a chunk at a time; each chunk's values is a
+/// std::vector, a range. At most two chunks per lane are sent or done and unread: a reader
+/// that stops reading stops the map from sending more.
+template <class T>
+class result_stream {
+ public:
+  explicit result_stream(std::shared_ptr<detail::stream_source<T>> source) noexcept : source_(std::move(source)) {}
+  result_stream(result_stream&&) noexcept = default;
+  result_stream& operator=(result_stream&& other) noexcept {
+    if (this != &other) {
+      end();
+      source_ = std::move(other.source_);
+    }
+    return *this;
+  }
+  /// A stream given up before its end cancels the map (terminal).
+  ~result_stream() { end(); }
+
+  /// The next chunk (in input order for imap, as completed for imap_unordered), or
+  /// std::nullopt after the last. The map starts at the first call. Throws item_error
+  /// once an item has failed (the map stops as pmap does).
+  /// Cancellation: any type, passed on to the map as pmap does; then operation_aborted.
+  boost::asio::awaitable<std::optional<result_chunk<T>>> next() { return source_->next(); }
+
+  /// Cancels the map with type, as cancelling a pmap does; next() then ends it.
+  void cancel(boost::asio::cancellation_type type = boost::asio::cancellation_type::partial) { source_->cancel(type); }
+
+ private:
+  void end() noexcept {
+    if (source_ && !source_->finished()) source_->cancel(boost::asio::cancellation_type::terminal);
+  }
+  std::shared_ptr<detail::stream_source<T>> source_;
+};
+
+/// Like pmap, but the results come as a stream of chunks, in input order, while the map
+/// goes on:
+///
+///   auto results = malt::imap(pool, square, ranges::views::iota(0, 1'000'000));
+///   while (auto chunk = co_await results.next())
+///     for (int v : chunk->values) use(v);
+template <class F, class Range>
+result_stream<detail::result_of<F>> imap(const worker& w, F f, Range&& items, pmap_options options = {}) {
+  static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
+  return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
+      detail::worker_target(w), std::move(f), std::forward<Range>(items), options.chunk_size, options.chunks_in_flight,
+      true));
+}
+
+template <class F, class Range>
+result_stream<detail::result_of<F>> imap(const worker_pool& pool, F f, Range&& items, pmap_options options = {}) {
+  static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
+  return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
+      detail::pool_target(pool.state()), std::move(f), std::forward<Range>(items), options.chunk_size,
+      options.chunks_in_flight, true));
+}
+
+/// The same, each chunk as soon as it completes (result_chunk::first tells where it goes).
+template <class F, class Range>
+result_stream<detail::result_of<F>> imap_unordered(const worker& w, F f, Range&& items, pmap_options options = {}) {
+  static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
+  return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
+      detail::worker_target(w), std::move(f), std::forward<Range>(items), options.chunk_size, options.chunks_in_flight,
+      false));
+}
+
+template <class F, class Range>
+result_stream<detail::result_of<F>> imap_unordered(const worker_pool& pool, F f, Range&& items,
+                                                   pmap_options options = {}) {
+  static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
+  return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
+      detail::pool_target(pool.state()), std::move(f), std::forward<Range>(items), options.chunk_size,
+      options.chunks_in_flight, false));
+}
+
 }  // namespace malt
 
 #endif

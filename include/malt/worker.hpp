@@ -110,7 +110,10 @@ class in_process_worker : public worker {
 /// and stdio; its descendants end with it (worker_options::containment). Spawn from a
 /// thread that lives as long as the workers: Linux sends the parent-death signal when the
 /// spawning thread ends.
-/// Cancellation: none; a hanging child is bounded by startup_timeout.
+/// Cancellation: terminal (what a coroutine passes on by default; a parallel_group's
+/// cancellation includes it): the child is killed at once and reaped in the background, and
+/// the operation throws operation_aborted. A hanging child is also bounded by
+/// startup_timeout.
 boost::asio::awaitable<worker> spawn_worker(worker_options options = {});
 
 /// True until the host has observed the worker's exit: the end of its process, whatever

@@ -69,7 +69,8 @@ struct call_driver::cancel_handler {
   }
 };
 
-void call_driver::await(std::uint64_t id, call_completion handler, std::chrono::milliseconds timeout) {
+void call_driver::await(std::uint64_t id, call_completion handler, std::chrono::steady_clock::time_point deadline,
+                        std::optional<std::chrono::milliseconds> grace) {
   auto it = waiters_.find(id);
   if (it == waiters_.end()) {  // start() made every waiter, and only completion removes one
     auto failure = std::make_exception_ptr(std::logic_error("a malt call was awaited after it was forgotten"));
@@ -77,6 +78,7 @@ void call_driver::await(std::uint64_t id, call_completion handler, std::chrono::
   }
   waiter& w = it->second;
   w.handler.emplace(std::move(handler));
+  w.grace = grace;
   if (w.outcome) {  // an eager call whose reply is in
     auto [failure, reply] = std::move(*w.outcome);
     return deliver(it, failure, std::move(reply));
@@ -86,8 +88,8 @@ void call_driver::await(std::uint64_t id, call_completion handler, std::chrono::
     w.slot = slot;
     slot.template emplace<cancel_handler>(cancel_handler{shared_from_this(), id});
   }
-  if (timeout.count() > 0) {
-    w.deadline.emplace(ex_, timeout);
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    w.deadline.emplace(ex_, deadline);
     w.deadline->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
       if (!ec) self->perform(self->book_.on_timeout(id));
     });
@@ -122,7 +124,7 @@ void call_driver::perform(call_actions actions) {
       case call_action::arm_grace: arm_grace(a.id); break;
       case call_action::disarm_grace: graces_.erase(a.id); break;  // destroying the timer cancels it
       case call_action::escalate:
-        hooks_.escalated("a call ignored its interrupt for " + std::to_string(grace_.count()) +
+        hooks_.escalated("a call ignored its interrupt for " + std::to_string(grace_of(a.id).count()) +
                          " ms (interrupt_escalation::kill)");
         break;
       case call_action::violation: hooks_.violated(std::move(a.reason)); break;
@@ -135,8 +137,13 @@ void call_driver::write() {
   if (!batch_.empty()) conn_->send(batch_);
 }
 
+std::chrono::milliseconds call_driver::grace_of(std::uint64_t id) const {
+  auto it = waiters_.find(id);
+  return it != waiters_.end() && it->second.grace ? *it->second.grace : grace_;
+}
+
 void call_driver::arm_grace(std::uint64_t id) {
-  auto [it, fresh] = graces_.try_emplace(id, ex_, grace_);
+  auto [it, fresh] = graces_.try_emplace(id, ex_, grace_of(id));
   if (!fresh) return;
   it->second.async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
     // A timer erased after its wake was queued completes without error: check it is armed.
@@ -149,9 +156,15 @@ std::exception_ptr call_driver::failure_of(call_action& done) const {
   switch (done.end) {
     case call_end::replied: break;
     case call_end::withdrawn:
+      return done.timed_out ? std::make_exception_ptr(error(errc::timed_out, "the call to " + summary_ +
+                                                                              " timed out before it was sent"))
+                            : std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted));
     case call_end::abandoned:
       return done.timed_out
-                 ? std::make_exception_ptr(error(errc::timed_out, "the call to " + summary_ + " timed out"))
+                 ? std::make_exception_ptr(error(errc::timed_out_running,
+                                                 "the call to " + summary_ +
+                                                     " timed out and did not answer its interrupt in time: it may "
+                                                     "still be running in the worker"))
                  : std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted));
     case call_end::terminated: return std::make_exception_ptr(hooks_.terminated());
   }

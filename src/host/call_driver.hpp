@@ -50,8 +50,10 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   /// Queues a request the worker never answers; throws as start does when it may not wait.
   void start_no_reply(std::vector<char> frame);
   /// Completes handler once call id is over, honouring its cancellation slot, and
-  /// interrupting the call after timeout (0: none).
-  void await(std::uint64_t id, call_completion handler, std::chrono::milliseconds timeout);
+  /// interrupting the call at deadline (time_point::max(): none), then waiting grace (else
+  /// worker_options::interrupt_grace) for its answer to any interrupt.
+  void await(std::uint64_t id, call_completion handler, std::chrono::steady_clock::time_point deadline,
+             std::optional<std::chrono::milliseconds> grace);
   /// Nobody will await call id (an eager call whose task was dropped): its outcome is
   /// dropped when it comes.
   void forget(std::uint64_t id) noexcept;
@@ -74,6 +76,7 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
     boost::asio::cancellation_slot slot;
     std::optional<boost::asio::steady_timer> deadline;
     std::optional<std::pair<std::exception_ptr, std::vector<char>>> outcome;  // in before anyone waited
+    std::optional<std::chrono::milliseconds> grace;
     bool forgotten = false;
   };
   struct cancel_handler;
@@ -84,6 +87,7 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   void deliver(std::unordered_map<std::uint64_t, waiter>::iterator it, std::exception_ptr failure,
                std::vector<char> reply);
   void arm_grace(std::uint64_t id);
+  std::chrono::milliseconds grace_of(std::uint64_t id) const;
   std::exception_ptr failure_of(call_action& done) const;
   void check_size(const std::vector<char>& frame) const;
   void check_room(std::size_t size) const;

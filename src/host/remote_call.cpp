@@ -55,7 +55,9 @@ void async_call(call_request& r, call_completion handler) {
       return fail(std::current_exception());
     }
   }
-  r.w->calls().await(r.id, std::move(handler), r.timeout);
+  auto deadline = r.deadline;
+  if (r.timeout.count() > 0) deadline = std::min(deadline, std::chrono::steady_clock::now() + r.timeout);
+  r.w->calls().await(r.id, std::move(handler), deadline, r.grace);
 }
 
 asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.executor(); }

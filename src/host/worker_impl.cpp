@@ -108,7 +108,16 @@ call_driver::worker_hooks worker_impl::driver_hooks() {
 }
 
 asio::awaitable<void> worker_impl::finish_startup() {
-  while (phase_ == phase::starting && !finished()) co_await wait_notified(options_.startup_timeout);
+  while (phase_ == phase::starting && !finished()) {
+    co_await wait_notified(options_.startup_timeout);
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    if (cancellation.cancelled() != asio::cancellation_type::none && phase_ == phase::starting) {
+      // Nothing of it is anyone's yet: killed at once, and reaped by its exit watcher.
+      end_because("its start was cancelled");
+      signal(SIGKILL);
+      throw boost::system::system_error(asio::error::operation_aborted);
+    }
+  }
   if (phase_ != phase::starting) {  // the hello came (the worker may have ended since)
     startup_timer_.cancel();
     if (has_process() && options_.containment == containment::pid_namespace) containment_ = containment_of(pid_);

@@ -326,10 +326,33 @@ BOOST_AUTO_TEST_CASE(per_call_timeouts) {
                               : malt::remote_call_wait(w, sleep_ms, 1'000);
       const auto start = std::chrono::steady_clock::now();
       const auto e = co_await thrown<malt::error>(std::move(call).with_timeout(100ms));
-      BOOST_TEST(e.code() == malt::errc::timed_out);
+      // Interrupted and over, or still running after the grace: told apart by code.
+      BOOST_TEST((e.code() == (cooperative ? malt::errc::timed_out : malt::errc::timed_out_running)), e.what());
       BOOST_TEST(seconds_since(start) < 0.9);
     }
     co_await sleep_for(1'000ms);  // the ignored call's late reply is dropped
+    co_await probe(w);
+    // A deadline as a time point.
+    const auto start = std::chrono::steady_clock::now();
+    auto e = co_await thrown<malt::error>(
+        malt::remote_call_wait(w, interruptible_sleep_ms, 60'000).with_timeout(start + 100ms));
+    BOOST_TEST((e.code() == malt::errc::timed_out));
+    BOOST_TEST(seconds_since(start) < 0.9);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_call_can_have_a_grace_of_its_own) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.interrupt_grace = 5s;  // the worker's: far longer than the call's own
+    malt::worker w = co_await malt::spawn_worker(o);
+    const auto start = std::chrono::steady_clock::now();
+    auto e = co_await thrown<malt::error>(malt::remote_call_wait(w, sleep_ms, 3'000).with_timeout(100ms, 50ms));
+    BOOST_TEST((e.code() == malt::errc::timed_out_running));
+    BOOST_TEST(seconds_since(start) < 2.5);  // not after the worker's 5 s grace, nor the 3 s sleep
+    BOOST_TEST(malt::isrunning(w));
+    co_await sleep_for(3'000ms);  // the ignored call ends; its late reply is dropped
     co_await probe(w);
     co_await malt::stop(w);
   });

@@ -199,4 +199,95 @@ BOOST_AUTO_TEST_CASE(cancelling_a_running_map_with_each_type) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(imap_streams_chunks_in_order_and_as_completed) {
+  run([]() -> asio::awaitable<void> {
+    malt::pool_options options;
+    options.size = 2;
+    auto pool = co_await malt::worker_pool::start(options);
+    {
+      auto stream = malt::imap(pool, square, ranges::views::iota(0, 50000));
+      std::size_t expected_first = 0;
+      bool right = true;
+      while (auto chunk = co_await stream.next()) {
+        right = right && chunk->first == expected_first;
+        for (std::size_t i = 0; i < chunk->values.size(); ++i) {
+          const int x = static_cast<int>(chunk->first + i);
+          right = right && chunk->values[i] == x * x;
+        }
+        expected_first += chunk->values.size();
+      }
+      BOOST_TEST(right);
+      BOOST_TEST(expected_first == 50000u);
+    }
+    {
+      malt::pmap_options small;
+      small.chunk_size = 7;
+      auto stream = malt::imap_unordered(pool, square, ranges::views::iota(0, 1000), small);
+      std::vector<int> seen(1000, 0);
+      while (auto chunk = co_await stream.next())
+        for (std::size_t i = 0; i < chunk->values.size(); ++i) seen[chunk->first + i] += 1;
+      BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == 1000);
+    }
+    co_await pool.stop();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(imap_holds_back_while_nobody_reads) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    malt::pmap_options small;
+    small.chunk_size = 10;
+    {
+      // An endless range: only the bound on chunks sent and unread keeps this finite.
+      auto stream = malt::imap(w, tally_square, ranges::views::iota(0), small);
+      for (int i = 0; i < 3; ++i) {
+        auto chunk = co_await stream.next();
+        BOOST_TEST_REQUIRE(chunk.has_value());
+        BOOST_TEST(chunk->first == std::size_t(i) * 10);
+      }
+      co_await sleep_for(200ms);
+      // Three chunks read, at most four more sent or waiting: not an endless stream.
+      const int computed = co_await malt::remote_call_fetch(w, tally);
+      BOOST_TEST(computed <= 70, computed);
+      BOOST_TEST(computed >= 30);
+    }  // dropped: the map is cancelled
+    BOOST_TEST(co_await eventually([&] { return w.calls_in_flight() == 0u; }));
+    co_await probe(w);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(imap_stops_at_a_failure_and_can_be_cancelled) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    std::vector<double> values(2000, 4.0);
+    values[1500] = -1.0;
+    {
+      auto stream = malt::imap(w, checked_sqrt, values);
+      std::size_t read = 0;
+      try {
+        while (auto chunk = co_await stream.next()) read += chunk->values.size();
+        BOOST_ERROR("the stream did not fail");
+      } catch (const malt::item_error& e) {
+        BOOST_TEST(e.index() == 1500u);
+      }
+      BOOST_TEST(read <= 1500u);
+    }
+    {
+      malt::pmap_options one;
+      one.chunk_size = 1;
+      auto stream = malt::imap(w, echo_after_ms, std::vector<std::tuple<int, int>>(6, {1, 3000}), one);
+      auto ex = co_await asio::this_coro::executor;
+      asio::steady_timer timer(ex, 200ms);
+      timer.async_wait([&](boost::system::error_code) { stream.cancel(asio::cancellation_type::terminal); });
+      const auto start = std::chrono::steady_clock::now();
+      BOOST_CHECK_THROW(co_await stream.next(), boost::system::system_error);
+      BOOST_TEST(seconds_since(start) < 2.0);
+    }
+    BOOST_TEST(co_await eventually([&] { return w.calls_in_flight() == 0u; }));
+    co_await probe(w);
+    co_await malt::stop(w);
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,11 @@
 #include "run.hpp"
 #include "test_functions.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
+#include <optional>
+
 #include <filesystem>
 
 using namespace malt_test;
@@ -66,6 +71,33 @@ BOOST_AUTO_TEST_CASE(a_hanging_worker_is_killed_after_the_startup_timeout) {
                  e.what());
     }
     BOOST_TEST(malt::running_workers().empty());  // killed and reaped before the error
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_spawn_in_progress_can_be_cancelled) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker_options o;
+    o.executable = MALT_TEST_WORKER;
+    o.args = {"--hang"};
+    o.startup_timeout = 30s;
+    auto ex = co_await asio::this_coro::executor;
+    asio::cancellation_signal cancel;
+    std::optional<std::exception_ptr> outcome;
+    asio::co_spawn(ex, [o]() -> asio::awaitable<void> { co_await malt::spawn_worker(o); },
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) { outcome = e; }));
+    co_await sleep_for(200ms);
+    BOOST_TEST(!outcome);  // still starting: the child hangs before its handshake
+    const auto start = std::chrono::steady_clock::now();
+    cancel.emit(asio::cancellation_type::terminal);
+    BOOST_TEST(co_await eventually([&] { return outcome.has_value(); }));
+    BOOST_TEST(seconds_since(start) < 5.0);
+    try {
+      if (outcome && *outcome) std::rethrow_exception(*outcome);
+      BOOST_ERROR("the cancelled spawn did not fail");
+    } catch (const boost::system::system_error& e) {
+      BOOST_TEST((e.code() == asio::error::operation_aborted), e.what());
+    }
+    BOOST_TEST(co_await eventually([] { return malt::running_workers().empty(); }));
   });
 }
 

@@ -42,6 +42,12 @@ int count_calls() {
   static std::atomic<int> calls{0};
   return ++calls;
 }
+std::atomic<int> tallied{0};
+int tally_square(int x) {
+  ++tallied;
+  return x * x;
+}
+int tally() { return tallied; }
 void hold_megabytes(int mb) {
   static std::vector<std::vector<char>> held;
   held.emplace_back(static_cast<std::size_t>(mb) << 20, 'x');
@@ -231,6 +237,8 @@ MALT_REMOTE(square);
 MALT_REMOTE(echo_or_abort);
 MALT_REMOTE(count_calls);
 MALT_REMOTE(hold_megabytes);
+MALT_REMOTE(tally_square);
+MALT_REMOTE(tally);
 MALT_REMOTE(get_x);
 MALT_REMOTE(set_x);
 MALT_REMOTE(sleep_then_set_x);

@@ -20,6 +20,8 @@ int add(int a, int b);
 int square(int x);
 int echo_or_abort(int value, bool abort);  // value, or SIGABRT when abort
 int count_calls();                         // 1 on a fresh worker, then 2, 3, ...
+int tally_square(int x);                   // x * x, counted
+int tally();                               // how many tally_square calls this worker ran
 void hold_megabytes(int mb);               // allocates and touches mb MiB, and keeps them
 void sleep_ms(int ms);
 boost::asio::awaitable<void> async_sleep_ms(int ms);

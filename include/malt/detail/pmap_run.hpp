@@ -16,6 +16,9 @@
 #include <malt/worker_pool.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -27,13 +30,36 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <type_traits>
 #include <vector>
 
+namespace malt {
+
+/// A chunk of a streaming map's results: the values of items first, first + 1, ...
+template <class T>
+struct result_chunk {
+  std::size_t first = 0;
+  std::vector<T> values;
+};
+
+}  // namespace malt
+
 namespace malt::detail {
+
+/// A streaming map as its reader sees it.
+template <class T>
+class stream_source {
+ public:
+  virtual ~stream_source() = default;
+  virtual boost::asio::awaitable<std::optional<result_chunk<T>>> next() = 0;
+  virtual void cancel(boost::asio::cancellation_type type) = 0;
+  virtual bool finished() const noexcept = 0;
+};
 
 template <class R>
 auto range_begin(R& r) {
@@ -99,14 +125,21 @@ struct initiate_raw_call {
   }
 };
 
+/// Where the results of a map go: all at the end (pmap), or chunk by chunk to a reader
+/// (imap), in input order or as they complete.
+enum class map_output : std::uint8_t { all, in_order, as_completed };
+
 template <class T, class F, class Range, class Target>
-class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Target>> {
+class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Target>>,
+                 public stream_source<std::conditional_t<std::is_void_v<T>, char, T>> {
+  using chunk_type = result_chunk<std::conditional_t<std::is_void_v<T>, char, T>>;
   using sig = typename callee_of<F>::sig;
   using params = typename sig::params;
   using range_type = std::remove_reference_t<Range>;
 
  public:
-  pmap_run(Target target, F f, Range&& range, bool fail_fast, std::size_t chunk_size, std::size_t chunks_in_flight)
+  pmap_run(Target target, F f, Range&& range, bool fail_fast, std::size_t chunk_size, std::size_t chunks_in_flight,
+           map_output output = map_output::all)
       : target_(std::move(target)),
         f_(std::move(f)),
         range_(std::forward<Range>(range)),
@@ -114,7 +147,9 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
         end_(range_end(range_)),
         name_(callee_of<F>::name(f_)),
         fail_fast_(fail_fast),
-        lanes_(target_.workers() * std::max<std::size_t>(1, chunks_in_flight)) {
+        output_(output),
+        lanes_(target_.workers() * std::max<std::size_t>(1, chunks_in_flight)),
+        ex_(target_.executor()) {
     chunk_size_ = chunk_size;
     if (chunk_size_ == 0) {
       chunk_size_ = 256;  // a range that does not know its size
@@ -125,6 +160,12 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
 
   /// Every item's outcome, in input order.
   static boost::asio::awaitable<std::vector<item_result<T>>> outcomes(std::shared_ptr<pmap_run> self) {
+    co_await run_lanes(self);
+    co_return std::move(self->results_);
+  }
+
+  /// Runs the lanes until the range is done, a failure stops them, or the map is cancelled.
+  static boost::asio::awaitable<void> run_lanes(std::shared_ptr<pmap_run> self) {
     namespace asio = boost::asio;
     co_await asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
     auto ex = co_await asio::this_coro::executor;
@@ -138,7 +179,6 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
       throw boost::system::system_error(asio::error::operation_aborted);
     for (std::size_t i : order)
       if (failures[i]) std::rethrow_exception(failures[i]);
-    co_return std::move(self->results_);
   }
 
   /// Every item's value, in input order; the first failure is thrown.
@@ -154,6 +194,37 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
     co_await outcomes(std::move(self));
   }
 
+  // --- streaming (imap) ------------------------------------------------------------
+
+  boost::asio::awaitable<std::optional<chunk_type>> next() override {
+    namespace asio = boost::asio;
+    auto self = this->shared_from_this();  // alive while the reader waits
+    if (!started_) start();
+    for (;;) {
+      if (failure_) std::rethrow_exception(failure_);
+      auto it = output_ == map_output::in_order ? done_.find(next_out_) : done_.begin();
+      if (it != done_.end()) {
+        chunk_type chunk = std::move(it->second);
+        done_.erase(it);
+        if (output_ == map_output::in_order) next_out_ += chunk.values.size();
+        notify();  // a lane held back by the bound may go on
+        co_return chunk;
+      }
+      if (finished_) co_return std::nullopt;
+      co_await wait_for_change();
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) {
+        cancel(state.cancelled());
+        throw boost::system::system_error(asio::error::operation_aborted);
+      }
+    }
+  }
+
+  void cancel(boost::asio::cancellation_type type) override {
+    if (started_ && !finished_) signal_.emit(type);
+  }
+  bool finished() const noexcept override { return started_ ? finished_ : true; }
+
  private:
   struct chunk {
     std::size_t first = 0;
@@ -163,10 +234,36 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
 
   bool done() const { return stopping_ || it_ == end_; }
 
+  void start() {
+    namespace asio = boost::asio;
+    started_ = true;
+    asio::co_spawn(ex_, run_lanes(this->shared_from_this()),
+                   asio::bind_cancellation_slot(signal_.slot(), [self = this->shared_from_this()](std::exception_ptr e) {
+                     self->failure_ = e;
+                     self->finished_ = true;
+                     self->notify();
+                   }));
+  }
+
+  // The reader and lanes held back by the bound wait for a change of the other side.
+  boost::asio::awaitable<void> wait_for_change() {
+    namespace asio = boost::asio;
+    asio::steady_timer wake(ex_, asio::steady_timer::time_point::max());
+    waiting_.push_back(&wake);
+    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(waiting_, &wake);
+  }
+  void notify() {
+    for (auto* w : waiting_) w->cancel();
+  }
+  // A streaming map keeps at most this many chunks sent or unread.
+  bool held_back() const { return output_ != map_output::all && in_flight_ + done_.size() >= 2 * lanes_; }
+
   static boost::asio::awaitable<void> lane(std::shared_ptr<pmap_run> self) {
     namespace asio = boost::asio;
     co_await asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
     while (!self->done()) {
+      while (self->held_back() && !self->done()) co_await self->wait_for_change();
       auto ticket = co_await self->target_.acquire();
       if (self->done()) co_return;  // another lane took the last items meanwhile
       chunk c = self->take_chunk(ticket.worker());
@@ -208,13 +305,15 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
     batch.end();
     chunk c{next_, batch.items(), nullptr};
     next_ += c.count;
-    results_.resize(next_);
+    if (output_ == map_output::all) results_.resize(next_);
+    ++in_flight_;
     c.request = issue(impl, std::move(frame), call_mode::fetch, name_);
     return c;
   }
 
   // Stores the chunk's outcomes; failing fast, throws the first failure.
   void complete(const chunk& c, std::exception_ptr failure, std::vector<char> reply) {
+    --in_flight_;
     const worker_impl& impl = *c.request->w;
     std::vector<item_reply> items;
     if (!failure) {
@@ -225,8 +324,9 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
       }
     }
     std::size_t first_failed = c.count;
+    std::vector<item_result<T>> streamed(output_ == map_output::all ? 0 : c.count);
     for (std::size_t i = 0; i < c.count; ++i) {
-      auto& r = results_[c.first + i];
+      auto& r = output_ == map_output::all ? results_[c.first + i] : streamed[i];
       r.error_ = failure ? failure : items[i].failure;
       if constexpr (!std::is_void_v<T>) {
         if (!r.error_) {
@@ -244,7 +344,16 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
     recycle(*c.request->w, std::move(reply));
     if (fail_fast_ && first_failed < c.count) {
       stopping_ = true;
-      throw item_error(c.first + first_failed, results_[c.first + first_failed].error_);
+      const auto& failed = output_ == map_output::all ? results_[c.first + first_failed] : streamed[first_failed];
+      throw item_error(c.first + first_failed, failed.error_);
+    }
+    if (output_ != map_output::all) {
+      chunk_type out{c.first, {}};
+      out.values.reserve(c.count);
+      if constexpr (!std::is_void_v<T>)
+        for (auto& r : streamed) out.values.push_back(std::move(*r.value_));
+      done_.emplace(c.first, std::move(out));
+      notify();
     }
   }
 
@@ -255,12 +364,31 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
   decltype(range_end(std::declval<range_type&>())) end_;
   std::string name_;
   bool fail_fast_;
+  map_output output_;
   std::size_t lanes_;
   std::size_t chunk_size_ = 0;
   std::size_t next_ = 0;
   bool stopping_ = false;
-  std::vector<item_result<T>> results_;
+  std::vector<item_result<T>> results_;  // map_output::all
+  // Streaming: chunks done and not yet read, by first index; the reader's progress.
+  std::map<std::size_t, chunk_type> done_;
+  std::size_t next_out_ = 0;
+  std::size_t in_flight_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+  std::exception_ptr failure_;
+  boost::asio::cancellation_signal signal_;
+  boost::asio::any_io_executor ex_;
+  std::vector<boost::asio::steady_timer*> waiting_;
 };
+
+template <class T, class Target, class F, class Range>
+std::shared_ptr<stream_source<T>> start_imap(Target target, F f, Range&& items, std::size_t chunk_size,
+                                             std::size_t chunks_in_flight, bool ordered) {
+  using run_type = pmap_run<T, F, Range, Target>;
+  return std::make_shared<run_type>(std::move(target), std::move(f), std::forward<Range>(items), true, chunk_size,
+                                    chunks_in_flight, ordered ? map_output::in_order : map_output::as_completed);
+}
 
 template <bool Collect, class Target, class F, class Range, class CompletionToken>
 auto start_pmap(Target target, F f, Range&& items, std::size_t chunk_size, std::size_t chunks_in_flight,

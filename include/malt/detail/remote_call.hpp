@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,7 +39,9 @@ struct call_request {
   std::string function;      // for error messages
   std::vector<char> frame;   // the request, until it is sent
   std::uint64_t id = 0;      // once it is sent
-  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds timeout{0};  // from when the call is awaited; 0: none
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::optional<std::chrono::milliseconds> grace;  // else worker_options::interrupt_grace
   bool initiated = false;
 
   call_request() = default;
