@@ -108,6 +108,12 @@ boost::asio::awaitable<R> pool_call(std::shared_ptr<pool_state> pool, unsigned r
     }
   }
 }
+
+template <class F, class... Args>
+boost::asio::awaitable<void> pool_do(std::shared_ptr<pool_state> pool, F f, Args... args) {
+  auto ticket = co_await acquire(std::move(pool), false, std::chrono::steady_clock::time_point::max());
+  remote_do(ticket.worker(), f, std::move(args)...);
+}
 }  // namespace detail
 
 /// A worker of a pool for one holder alone; given back when destroyed (or by release()). A
@@ -164,6 +170,13 @@ class worker_pool {
   template <class F, class... Args>
   boost::asio::awaitable<void> call_wait(F f, Args... args) {
     return detail::pool_call<void>(state_, 0, std::move(f), std::move(args)...);
+  }
+
+  /// f(args...) on the least loaded worker, answered by nothing (remote_do); completes once
+  /// it is sent (waiting, as call does, while no worker is ready).
+  template <class F, class... Args>
+  boost::asio::awaitable<void> call_do(F f, Args... args) {
+    return detail::pool_do(state_, std::move(f), std::move(args)...);
   }
 
   /// Lua code on the least loaded worker (remote_eval_fetch).

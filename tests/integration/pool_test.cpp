@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 
 #include <algorithm>
+#include <optional>
 
 using namespace malt_test;
 namespace asio = boost::asio;
@@ -233,11 +234,34 @@ BOOST_AUTO_TEST_CASE(stop_fails_what_waits_and_what_runs) {
   });
 }
 
-BOOST_AUTO_TEST_CASE(evals_and_waits_go_to_the_pool) {
+BOOST_AUTO_TEST_CASE(evals_waits_and_fire_and_forget_go_to_the_pool) {
   run([]() -> asio::awaitable<void> {
-    auto pool = co_await malt::worker_pool::start(pool_of(2));
+    auto pool = co_await malt::worker_pool::start(pool_of(1));
     BOOST_TEST((co_await pool.eval("1 + 1")).as<int>() == 2);
     co_await pool.call_wait(set_x, 5);
+    BOOST_TEST(co_await pool.call(get_x) == 5);
+    co_await pool.call_do(set_x, 6);
+    BOOST_TEST(co_await pool.call(get_x) == 6);  // one worker: in order after the remote_do
+    co_await pool.stop();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_killed_while_idle_is_replaced_at_once) {
+  run([]() -> asio::awaitable<void> {
+    auto pool = co_await malt::worker_pool::start(pool_of(2));
+    const auto before = malt::running_workers();
+    BOOST_TEST_REQUIRE(before.size() == 2u);
+    std::optional<malt::worker> idle;
+    {
+      auto lease = co_await pool.lease();
+      idle = *lease;
+    }
+    malt::kill(*idle);  // back in the pool and idle: nobody asks the pool anything
+    const pid_t killed = idle->pid();
+    BOOST_TEST(co_await eventually([&] {
+      const auto now = malt::running_workers();
+      return pool.ready_workers() == 2u && now.size() == 2u && std::find(now.begin(), now.end(), killed) == now.end();
+    }));
     co_await pool.stop();
   });
 }
