@@ -47,6 +47,14 @@ struct pmap_options {
   std::size_t chunks_in_flight = 2;
 };
 
+namespace detail {
+inline worker_target target_of(const worker& w) { return worker_target(w); }
+inline pool_target target_of(const worker_pool& pool) { return pool_target(pool.state()); }
+/// What a map runs on: a worker (of any kind) or a worker_pool.
+template <class On>
+concept map_target = requires(const On& on) { target_of(on); };
+}  // namespace detail
+
 /// Runs f on every item of items in w (or in pool's workers) and gives the results in
 /// input order: std::vector<T>, or nothing for a void f. The first item to fail stops the
 /// map: chunks not yet sent are dropped, running ones are interrupted (partial
@@ -57,30 +65,17 @@ struct pmap_options {
 /// Cancellation: every type, passed on to each chunk's call as DESIGN's table says
 /// (queued chunks dropped; running ones interrupted under partial, abandoned under
 /// terminal, left to finish under total); the map then completes with operation_aborted.
-template <class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
-auto pmap(const worker& w, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
-  return detail::start_pmap<false>(detail::worker_target(w), std::move(f), std::forward<Range>(items),
-                                   options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
-}
-
-template <class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
-auto pmap(const worker_pool& pool, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
-  return detail::start_pmap<false>(detail::pool_target(pool.state()), std::move(f), std::forward<Range>(items),
+template <detail::map_target On, class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto pmap(const On& on, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
+  return detail::start_pmap<false>(detail::target_of(on), std::move(f), std::forward<Range>(items),
                                    options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
 }
 
 /// The same, but every item runs whatever the others do, and each gets its own outcome:
 /// std::vector<item_result<T>>. A cancelled map still completes with operation_aborted.
-template <class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
-auto pmap_collect(const worker& w, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
-  return detail::start_pmap<true>(detail::worker_target(w), std::move(f), std::forward<Range>(items),
-                                  options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
-}
-
-template <class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
-auto pmap_collect(const worker_pool& pool, F f, Range&& items, pmap_options options = {},
-                  CompletionToken&& token = {}) {
-  return detail::start_pmap<true>(detail::pool_target(pool.state()), std::move(f), std::forward<Range>(items),
+template <detail::map_target On, class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto pmap_collect(const On& on, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
+  return detail::start_pmap<true>(detail::target_of(on), std::move(f), std::forward<Range>(items),
                                   options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
 }
 
@@ -124,38 +119,21 @@ class result_stream {
 ///   auto results = malt::imap(pool, square, ranges::views::iota(0, 1'000'000));
 ///   while (auto chunk = co_await results.next())
 ///     for (int v : chunk->values) use(v);
-template <class F, class Range>
-result_stream<detail::result_of<F>> imap(const worker& w, F f, Range&& items, pmap_options options = {}) {
+template <detail::map_target On, class F, class Range>
+result_stream<detail::result_of<F>> imap(const On& on, F f, Range&& items, pmap_options options = {}) {
   static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
   return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
-      detail::worker_target(w), std::move(f), std::forward<Range>(items), options.chunk_size, options.chunks_in_flight,
+      detail::target_of(on), std::move(f), std::forward<Range>(items), options.chunk_size, options.chunks_in_flight,
       true));
 }
 
-template <class F, class Range>
-result_stream<detail::result_of<F>> imap(const worker_pool& pool, F f, Range&& items, pmap_options options = {}) {
-  static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
-  return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
-      detail::pool_target(pool.state()), std::move(f), std::forward<Range>(items), options.chunk_size,
-      options.chunks_in_flight, true));
-}
-
 /// The same, each chunk as soon as it completes (result_chunk::first tells where it goes).
-template <class F, class Range>
-result_stream<detail::result_of<F>> imap_unordered(const worker& w, F f, Range&& items, pmap_options options = {}) {
+template <detail::map_target On, class F, class Range>
+result_stream<detail::result_of<F>> imap_unordered(const On& on, F f, Range&& items, pmap_options options = {}) {
   static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
   return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
-      detail::worker_target(w), std::move(f), std::forward<Range>(items), options.chunk_size, options.chunks_in_flight,
+      detail::target_of(on), std::move(f), std::forward<Range>(items), options.chunk_size, options.chunks_in_flight,
       false));
-}
-
-template <class F, class Range>
-result_stream<detail::result_of<F>> imap_unordered(const worker_pool& pool, F f, Range&& items,
-                                                   pmap_options options = {}) {
-  static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
-  return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
-      detail::pool_target(pool.state()), std::move(f), std::forward<Range>(items), options.chunk_size,
-      options.chunks_in_flight, false));
 }
 
 }  // namespace malt

@@ -33,7 +33,7 @@ struct secret_error : std::exception {
 
 bool logical_and(bool a, bool b) { return a && b; }
 int add(int a, int b) { return a + b; }
-int square(int x) { return x * x; }
+std::int64_t square(std::int64_t x) { return x * x; }
 int echo_or_abort(int value, bool abort) {
   if (abort) std::abort();
   return value;

@@ -17,7 +17,7 @@ namespace malt_test {
 
 bool logical_and(bool a, bool b);  // the "&(true, true)" probe: alive and in sync
 int add(int a, int b);
-int square(int x);
+std::int64_t square(std::int64_t x);
 int echo_or_abort(int value, bool abort);  // value, or SIGABRT when abort
 int count_calls();                         // 1 on a fresh worker, then 2, 3, ...
 int tally_square(int x);                   // x * x, counted
