@@ -62,7 +62,7 @@ concept map_target = requires(const On& on) { target_of(on); };
 ///
 /// Completion signature void(std::exception_ptr, std::vector<T>) (void(std::exception_ptr)
 /// for a void f); the default token is use_awaitable.
-/// Cancellation: every type, passed on to each chunk's call as DESIGN's table says
+/// Cancellation: every type, passed on to each chunk's call as for call_op (<malt/call.hpp>)
 /// (queued chunks dropped; running ones interrupted under partial, abandoned under
 /// terminal, left to finish under total); the map then completes with operation_aborted.
 template <detail::map_target On, class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>

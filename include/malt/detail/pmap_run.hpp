@@ -130,8 +130,8 @@ struct initiate_raw_call {
 enum class map_output : std::uint8_t { all, in_order, as_completed };
 
 template <class T, class F, class Range, class Target>
-class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Target>>,
-                 public stream_source<std::conditional_t<std::is_void_v<T>, char, T>> {
+class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Target>> {
+ protected:
   using chunk_type = result_chunk<std::conditional_t<std::is_void_v<T>, char, T>>;
   using sig = typename callee_of<F>::sig;
   using params = typename sig::params;
@@ -194,38 +194,7 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
     co_await outcomes(std::move(self));
   }
 
-  // --- streaming (imap) ------------------------------------------------------------
-
-  boost::asio::awaitable<std::optional<chunk_type>> next() override {
-    namespace asio = boost::asio;
-    auto self = this->shared_from_this();  // alive while the reader waits
-    if (!started_) start();
-    for (;;) {
-      if (failure_) std::rethrow_exception(failure_);
-      auto it = output_ == map_output::in_order ? done_.find(next_out_) : done_.begin();
-      if (it != done_.end()) {
-        chunk_type chunk = std::move(it->second);
-        done_.erase(it);
-        if (output_ == map_output::in_order) next_out_ += chunk.values.size();
-        notify();  // a lane held back by the bound may go on
-        co_return chunk;
-      }
-      if (finished_) co_return std::nullopt;
-      co_await wait_for_change();
-      auto state = co_await asio::this_coro::cancellation_state;
-      if (state.cancelled() != asio::cancellation_type::none) {
-        cancel(state.cancelled());
-        throw boost::system::system_error(asio::error::operation_aborted);
-      }
-    }
-  }
-
-  void cancel(boost::asio::cancellation_type type) override {
-    if (started_ && !finished_) signal_.emit(type);
-  }
-  bool finished() const noexcept override { return started_ ? finished_ : true; }
-
- private:
+ protected:
   struct chunk {
     std::size_t first = 0;
     std::size_t count = 0;
@@ -382,10 +351,50 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
   std::vector<boost::asio::steady_timer*> waiting_;
 };
 
+/// A map read as a stream (imap): the reader's side of pmap_run, apart so that a plain
+/// pmap does not compile it.
+template <class T, class F, class Range, class Target>
+class imap_run final : public pmap_run<T, F, Range, Target>, public stream_source<T> {
+  using base = pmap_run<T, F, Range, Target>;
+  using typename base::chunk_type;
+
+ public:
+  using base::base;
+
+  boost::asio::awaitable<std::optional<chunk_type>> next() override {
+    namespace asio = boost::asio;
+    auto self = this->shared_from_this();  // alive while the reader waits
+    if (!this->started_) this->start();
+    for (;;) {
+      if (this->failure_) std::rethrow_exception(this->failure_);
+      auto it = this->output_ == map_output::in_order ? this->done_.find(this->next_out_) : this->done_.begin();
+      if (it != this->done_.end()) {
+        chunk_type chunk = std::move(it->second);
+        this->done_.erase(it);
+        if (this->output_ == map_output::in_order) this->next_out_ += chunk.values.size();
+        this->notify();  // a lane held back by the bound may go on
+        co_return chunk;
+      }
+      if (this->finished_) co_return std::nullopt;
+      co_await this->wait_for_change();
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) {
+        cancel(state.cancelled());
+        throw boost::system::system_error(asio::error::operation_aborted);
+      }
+    }
+  }
+
+  void cancel(boost::asio::cancellation_type type) override {
+    if (this->started_ && !this->finished_) this->signal_.emit(type);
+  }
+  bool finished() const noexcept override { return this->started_ ? this->finished_ : true; }
+};
+
 template <class T, class Target, class F, class Range>
 std::shared_ptr<stream_source<T>> start_imap(Target target, F f, Range&& items, std::size_t chunk_size,
                                              std::size_t chunks_in_flight, bool ordered) {
-  using run_type = pmap_run<T, F, Range, Target>;
+  using run_type = imap_run<T, F, Range, Target>;
   return std::make_shared<run_type>(std::move(target), std::move(f), std::forward<Range>(items), true, chunk_size,
                                     chunks_in_flight, ordered ? map_output::in_order : map_output::as_completed);
 }
