@@ -134,10 +134,14 @@ asio::awaitable<void> serve_client(tcp::socket socket, malt::worker_pool& pool, 
   }
 }
 
-asio::awaitable<void> server(settings s, std::optional<malt::worker_pool>& pool, asio::io_context& io) {
+asio::awaitable<malt::worker_pool> start_pool(const settings& s) {
   malt::pool_options options;
   options.size = static_cast<std::size_t>(s.workers);
-  pool = co_await malt::worker_pool::start(options);
+  co_return co_await malt::worker_pool::start(options);
+}
+
+asio::awaitable<void> server(settings s, std::optional<malt::worker_pool>& pool, asio::io_context& io) {
+  pool = co_await start_pool(s);
   tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), s.port});
   std::cout << "listening on 127.0.0.1:" << acceptor.local_endpoint().port() << " with " << s.workers
             << " workers, deadline " << s.deadline.count() << " ms" << std::endl;

@@ -113,6 +113,15 @@ class result_stream {
   std::shared_ptr<detail::stream_source<T>> source_;
 };
 
+namespace detail {
+template <class On, class F, class Range>
+result_stream<result_of<F>> make_stream(const On& on, F f, Range&& items, pmap_options options, bool ordered) {
+  static_assert(!std::is_void_v<result_of<F>>, "imap streams values: use pmap for a void function");
+  return result_stream<result_of<F>>(start_imap<result_of<F>>(target_of(on), std::move(f), std::forward<Range>(items),
+                                                              options.chunk_size, options.chunks_in_flight, ordered));
+}
+}  // namespace detail
+
 /// Like pmap, but the results come as a stream of chunks, in input order, while the map
 /// goes on:
 ///
@@ -121,19 +130,13 @@ class result_stream {
 ///     for (int v : chunk->values) use(v);
 template <detail::map_target On, class F, class Range>
 result_stream<detail::result_of<F>> imap(const On& on, F f, Range&& items, pmap_options options = {}) {
-  static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
-  return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
-      detail::target_of(on), std::move(f), std::forward<Range>(items), options.chunk_size, options.chunks_in_flight,
-      true));
+  return detail::make_stream(on, std::move(f), std::forward<Range>(items), options, true);
 }
 
 /// The same, each chunk as soon as it completes (result_chunk::first tells where it goes).
 template <detail::map_target On, class F, class Range>
 result_stream<detail::result_of<F>> imap_unordered(const On& on, F f, Range&& items, pmap_options options = {}) {
-  static_assert(!std::is_void_v<detail::result_of<F>>, "imap streams values: use pmap for a void function");
-  return result_stream<detail::result_of<F>>(detail::start_imap<detail::result_of<F>>(
-      detail::target_of(on), std::move(f), std::forward<Range>(items), options.chunk_size, options.chunks_in_flight,
-      false));
+  return detail::make_stream(on, std::move(f), std::forward<Range>(items), options, false);
 }
 
 }  // namespace malt

@@ -307,15 +307,10 @@ void worker_impl::wait_exit(exit_handler handler) {
   exit_waiters_.push_back(std::move(waiter));
 }
 
-void worker_impl::notify_waiters() {
-  for (auto* t : waiters_) t->cancel();
-}
+void worker_impl::notify_waiters() { changes_.notify(); }
 
 asio::awaitable<void> worker_impl::wait_notified(std::chrono::steady_clock::duration d) {
-  asio::steady_timer t(ex_, d);
-  waiters_.push_back(&t);
-  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-  std::erase(waiters_, &t);
+  co_await changes_.wait(ex_, std::chrono::steady_clock::now() + d);
 }
 
 asio::awaitable<bool> worker_impl::wait_finished(std::chrono::milliseconds d) {

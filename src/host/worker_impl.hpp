@@ -10,6 +10,7 @@
 #include "process/spawn.hpp"
 #include "transport/connection.hpp"
 
+#include <malt/detail/wake_list.hpp>
 #include <malt/error.hpp>
 #include <malt/worker.hpp>
 #include <malt/worker_options.hpp>
@@ -132,7 +133,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   bool connection_ended_ = false;  // its stream has ended
   std::optional<int> exit_code_, exit_signal_;
   std::string end_reason_;
-  std::vector<boost::asio::steady_timer*> waiters_;
+  wake_list changes_;  // stop, startup and drain wait for the phase to change
   struct exit_waiter;
   std::vector<std::shared_ptr<exit_waiter>> exit_waiters_;
 };

@@ -4,6 +4,7 @@
 #include "host/worker_impl.hpp"
 #include "process/resident_memory.hpp"
 
+#include <malt/detail/wake_list.hpp>
 #include <malt/detail/worker_access.hpp>
 #include <malt/error.hpp>
 #include <malt/worker_pool.hpp>
@@ -18,7 +19,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <list>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -69,11 +69,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
         if (exclusive) s.leased = true;
         co_return pool_ticket(shared_from_this(), *i, *s.w, exclusive);
       }
-      asio::steady_timer wake(ex_, deadline);
-      waiters_.push_back(&wake);
-      auto [ec] = co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
-      waiters_.remove(&wake);
-      if (!ec) throw error(errc::timed_out, "no worker of the pool was free in time");
+      if (!co_await changes_.wait(ex_, deadline)) throw error(errc::timed_out, "no worker of the pool was free in time");
       auto state = co_await asio::this_coro::cancellation_state;
       if (state.cancelled() != asio::cancellation_type::none)
         throw boost::system::system_error(asio::error::operation_aborted);
@@ -110,7 +106,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
     co_await asio::experimental::make_parallel_group(std::move(stops))
         .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
     // A replacement that was starting stops its worker itself once it has started.
-    while (starting_ > 0) co_await wait_for_change();
+    while (starting_ > 0) co_await changes_.wait(ex_);
   }
 
  private:
@@ -133,16 +129,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
     return best;
   }
 
-  void notify() {
-    for (auto* w : waiters_) w->cancel();
-  }
-
-  asio::awaitable<void> wait_for_change() {
-    asio::steady_timer wake(ex_, std::chrono::steady_clock::time_point::max());
-    waiters_.push_back(&wake);
-    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
-    waiters_.remove(&wake);
-  }
+  void notify() { changes_.notify(); }
 
   asio::awaitable<void> start_slot(std::size_t i) {
     ++starting_;
@@ -220,7 +207,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   asio::any_io_executor ex_;
   pool_options options_;
   std::vector<slot> slots_;
-  std::list<asio::steady_timer*> waiters_;
+  wake_list changes_;  // callers waiting for a worker, and stop waiting for starts
   std::size_t starting_ = 0;
   bool stopping_ = false;
 };

@@ -9,6 +9,7 @@
 #include <malt/detail/make_call.hpp>
 #include <malt/detail/payload.hpp>
 #include <malt/detail/remote_call.hpp>
+#include <malt/detail/wake_list.hpp>
 #include <malt/detail/worker_access.hpp>
 #include <malt/error.hpp>
 #include <malt/item_result.hpp>
@@ -215,16 +216,8 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
   }
 
   // The reader and lanes held back by the bound wait for a change of the other side.
-  boost::asio::awaitable<void> wait_for_change() {
-    namespace asio = boost::asio;
-    asio::steady_timer wake(ex_, asio::steady_timer::time_point::max());
-    waiting_.push_back(&wake);
-    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
-    std::erase(waiting_, &wake);
-  }
-  void notify() {
-    for (auto* w : waiting_) w->cancel();
-  }
+  boost::asio::awaitable<bool> wait_for_change() { return changes_.wait(ex_); }
+  void notify() { changes_.notify(); }
   // A streaming map keeps at most this many chunks sent or unread.
   bool held_back() const { return output_ != map_output::all && in_flight_ + done_.size() >= 2 * lanes_; }
 
@@ -348,7 +341,7 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
   std::exception_ptr failure_;
   boost::asio::cancellation_signal signal_;
   boost::asio::any_io_executor ex_;
-  std::vector<boost::asio::steady_timer*> waiting_;
+  wake_list changes_;
 };
 
 /// A map read as a stream (imap): the reader's side of pmap_run, apart so that a plain
