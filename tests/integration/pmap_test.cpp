@@ -25,6 +25,12 @@ std::list<std::pair<int, int>> three_pairs() { return {{1, 2}, {3, 4}, {5, 6}}; 
 std::vector<std::tuple<int, int>> one_tuple() { return {{10, 20}}; }
 std::vector<int> ints(std::initializer_list<int> l) { return l; }
 std::vector<double> roots_and_negatives() { return {4.0, -1.0, 9.0, -2.0, 16.0}; }
+// 2000 inputs of checked_sqrt, of which item 1500 fails.
+std::vector<double> fails_at_1500() {
+  std::vector<double> values(2000, 4.0);
+  values[1500] = -1.0;
+  return values;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(pmap)
@@ -94,8 +100,7 @@ BOOST_AUTO_TEST_CASE(an_empty_range_gives_an_empty_result) {
 BOOST_AUTO_TEST_CASE(the_first_failure_stops_the_map_with_its_index) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
-    std::vector<double> values(2000, 4.0);
-    values[1500] = -1.0;
+    std::vector<double> values = fails_at_1500();
     try {
       co_await malt::pmap(w, checked_sqrt, values);
       BOOST_ERROR("the map did not fail");
@@ -261,8 +266,7 @@ BOOST_AUTO_TEST_CASE(imap_holds_back_while_nobody_reads) {
 BOOST_AUTO_TEST_CASE(imap_stops_at_a_failure_and_can_be_cancelled) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
-    std::vector<double> values(2000, 4.0);
-    values[1500] = -1.0;
+    std::vector<double> values = fails_at_1500();
     {
       auto stream = malt::imap(w, checked_sqrt, values);
       std::size_t read = 0;

@@ -13,6 +13,17 @@
 using namespace malt_test;
 namespace asio = boost::asio;
 
+namespace {
+// A worker that never answers the handshake.
+malt::worker_options hanging_worker(std::chrono::milliseconds startup_timeout) {
+  malt::worker_options o;
+  o.executable = MALT_TEST_WORKER;
+  o.args = {"--hang"};
+  o.startup_timeout = startup_timeout;
+  return o;
+}
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(starting)
 
 BOOST_AUTO_TEST_CASE(an_invalid_option_fails_at_once_with_the_workers_stderr) {
@@ -61,10 +72,7 @@ BOOST_AUTO_TEST_CASE(a_program_that_is_no_worker_fails_at_once) {
 
 BOOST_AUTO_TEST_CASE(a_hanging_worker_is_killed_after_the_startup_timeout) {
   run([]() -> asio::awaitable<void> {
-    malt::worker_options o;
-    o.executable = MALT_TEST_WORKER;
-    o.args = {"--hang"};
-    o.startup_timeout = 300ms;
+    const malt::worker_options o = hanging_worker(300ms);
     {
       const auto e = co_await thrown<malt::spawn_error>(malt::spawn_worker(o));
       BOOST_TEST(std::string(e.what()).find("did not answer the handshake within 300 ms") != std::string::npos,
@@ -76,10 +84,7 @@ BOOST_AUTO_TEST_CASE(a_hanging_worker_is_killed_after_the_startup_timeout) {
 
 BOOST_AUTO_TEST_CASE(a_spawn_in_progress_can_be_cancelled) {
   run([]() -> asio::awaitable<void> {
-    malt::worker_options o;
-    o.executable = MALT_TEST_WORKER;
-    o.args = {"--hang"};
-    o.startup_timeout = 30s;
+    const malt::worker_options o = hanging_worker(30s);
     auto ex = co_await asio::this_coro::executor;
     asio::cancellation_signal cancel;
     std::optional<std::exception_ptr> outcome;
