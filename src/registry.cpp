@@ -4,7 +4,9 @@
 #include <cctype>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 
 namespace malt::detail {
@@ -17,6 +19,9 @@ struct tables {
   std::deque<function_entry> entries;  // a deque keeps their addresses
   std::unordered_map<std::string, const function_entry*> by_name;
   std::unordered_map<erased_function, const function_entry*> by_address;
+  std::deque<call_target> targets;
+  std::map<std::tuple<std::string_view, std::string_view, std::string_view>, const call_target*> by_triple;
+  std::unordered_map<erased_function, const call_target*> target_by_address;
 };
 
 tables& registry() {
@@ -62,11 +67,42 @@ std::string normalise_name(std::string_view spelled) {
   return name;
 }
 
-const std::string& registered_name(erased_function f) {
-  if (const auto* e = find_function(f)) return e->name;
-  throw error(errc::not_registered,
-              "this function is not registered for remote calls: add MALT_REMOTE(name) in the program that "
-              "defines it, or call it through malt::remote<Signature>{\"name\"}");
+namespace {
+const call_target& intern_locked(tables& t, std::string_view name, std::string_view parameter_types,
+                                 std::string_view result_type) {
+  if (auto it = t.by_triple.find({name, parameter_types, result_type}); it != t.by_triple.end()) return *it->second;
+  auto& target = t.targets.emplace_back(call_target{std::string(name), std::string(parameter_types),
+                                                    std::string(result_type),
+                                                    static_cast<std::uint32_t>(t.targets.size())});
+  t.by_triple.emplace(std::tuple<std::string_view, std::string_view, std::string_view>(
+                          target.name, target.parameter_types, target.result_type),
+                      &target);
+  return target;
+}
+}  // namespace
+
+const call_target& intern_target(std::string_view name, std::string_view parameter_types,
+                                 std::string_view result_type) {
+  auto& t = registry();
+  std::lock_guard lock(t.mutex);
+  return intern_locked(t, name, parameter_types, result_type);
+}
+
+const call_target& target_of(erased_function f) {
+  auto& t = registry();
+  std::lock_guard lock(t.mutex);
+  if (auto it = t.target_by_address.find(f); it != t.target_by_address.end()) return *it->second;
+  auto e = t.by_address.find(f);
+  if (e == t.by_address.end())
+    throw error(errc::not_registered,
+                "this function is not registered for remote calls: add MALT_REMOTE(name) in the program that "
+                "defines it, or call it through malt::remote<Signature>{\"name\"}");
+  const function_entry& entry = *e->second;
+  // A void function's caller wants no value: the same request a remote<void(...)> makes.
+  const auto& target = intern_locked(t, entry.name, entry.parameter_types,
+                                     entry.result_type == "void" ? std::string_view() : entry.result_type);
+  t.target_by_address.emplace(f, &target);
+  return target;
 }
 
 }  // namespace malt::detail

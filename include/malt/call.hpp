@@ -23,7 +23,7 @@
 // error{frame_too_large}, error{timed_out}, and system_error{operation_aborted} for a
 // cancelled call. After any of these the same worker answers the next call.
 
-#include <malt/detail/decoding_handler.hpp>
+#include <malt/detail/reply_handler.hpp>
 #include <malt/detail/make_call.hpp>
 #include <malt/remote.hpp>
 #include <malt/worker.hpp>
@@ -66,11 +66,10 @@ class call_op : public boost::asio::awaitable<T> {
  public:
   using value_type = T;
 
-  explicit call_op(std::shared_ptr<detail::call_request> request)
-      : boost::asio::awaitable<T>(initiate(request, boost::asio::use_awaitable)), request_(std::move(request)) {}
+  explicit call_op(detail::call_handle call) : call_op(call.worker(), call.id(), std::move(call)) {}
 
   /// The executor of the worker's io_context, where the call completes by default.
-  boost::asio::any_io_executor get_executor() const noexcept { return detail::executor_of(*request_->w); }
+  boost::asio::any_io_executor get_executor() const noexcept { return detail::executor_of(*w_); }
 
   /// Gives the call a deadline, timeout from when it is awaited (or a time point): when it
   /// passes, the call is interrupted in the worker and waits grace (by default
@@ -80,14 +79,12 @@ class call_op : public boost::asio::awaitable<T> {
   /// still be running in the worker (whose next calls it may delay: replace the worker
   /// to be sure). Under interrupt_escalation::kill the worker is killed instead.
   call_op with_timeout(std::chrono::milliseconds timeout, std::optional<std::chrono::milliseconds> grace = {}) && {
-    request_->timeout = timeout;
-    request_->grace = grace;
+    detail::set_timeout(*w_, id_, timeout, grace);
     return std::move(*this);
   }
   call_op with_timeout(std::chrono::steady_clock::time_point deadline,
                        std::optional<std::chrono::milliseconds> grace = {}) && {
-    request_->deadline = deadline;
-    request_->grace = grace;
+    detail::set_deadline(*w_, id_, deadline, grace);
     return std::move(*this);
   }
 
@@ -97,22 +94,29 @@ class call_op : public boost::asio::awaitable<T> {
   template <boost::asio::completion_token_for<detail::call_signature<T>> CompletionToken>
     requires(!std::is_same_v<std::decay_t<CompletionToken>, boost::asio::detail::async_operation_probe>)
   auto operator()(CompletionToken&& token) {
-    return initiate(request_, std::forward<CompletionToken>(token));
+    // The awaitable this also is holds the call until it is initiated, here or by co_await.
+    return boost::asio::async_initiate<CompletionToken, detail::call_signature<T>>(
+        [](auto handler, detail::worker_impl* w, std::uint64_t id) { start(std::move(handler), *w, id); }, token, w_,
+        id_);
   }
 
  private:
-  template <class CompletionToken>
-  static auto initiate(std::shared_ptr<detail::call_request> request, CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, detail::call_signature<T>>(
-        [](auto handler, std::shared_ptr<detail::call_request> r) {
-          using handler_type = detail::decoding_handler<T, Wire, decltype(handler)>;
-          // async_call does not read the function's name: the handler takes it.
-          detail::async_call(*r, handler_type{std::move(handler), r->w, std::move(r->function)});
-        },
-        token, std::move(request));
+  call_op(detail::worker_impl& w, std::uint64_t id, detail::call_handle&& call)
+      : boost::asio::awaitable<T>(boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, detail::call_signature<T>>(
+            [](auto handler, detail::call_handle call) { start(std::move(handler), call.worker(), call.id()); },
+            boost::asio::use_awaitable, std::move(call))),
+        w_(&w),
+        id_(id) {}
+
+  template <class Handler>
+  static void start(Handler&& handler, detail::worker_impl& w, std::uint64_t id) {
+    detail::async_call(w, id, [](detail::reply_handler& to, void* h) {
+      to.emplace_decoding<T, Wire>(std::move(*static_cast<std::decay_t<Handler>*>(h)));
+    }, &handler);
   }
 
-  std::shared_ptr<detail::call_request> request_;
+  detail::worker_impl* w_;  // kept alive by the call the awaitable holds
+  std::uint64_t id_;
 };
 
 /// What remote_call gives: a call that is already on its way.

@@ -1,10 +1,9 @@
 #include "host/call_driver.hpp"
 
 #include "host/remote_failure.hpp"
+#include "host/worker_impl.hpp"
 
-#include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/post.hpp>
 
 #include <stdexcept>
 
@@ -12,13 +11,14 @@ namespace malt::detail {
 namespace asio = boost::asio;
 
 call_driver::call_driver(asio::any_io_executor ex, std::shared_ptr<connection> conn, const worker_options& options,
-                         bool can_kill, std::string summary, worker_hooks hooks)
+                         bool can_kill, std::string summary, const worker_impl& owner, worker_hooks hooks)
     : ex_(std::move(ex)),
       conn_(std::move(conn)),
       max_frame_size_(options.max_frame_size),
       max_queued_bytes_(options.max_queued_bytes),
       grace_(options.interrupt_grace),
       summary_(std::move(summary)),
+      owner_(owner),
       hooks_(std::move(hooks)),
       book_(can_kill && options.interrupt_escalation == interrupt_escalation::kill) {}
 
@@ -29,14 +29,57 @@ void call_driver::open() {
   perform(book_.on_open());
 }
 
-void call_driver::check_size(const std::vector<char>& frame) const {
-  const auto size = frame.size() - frame_header_size;
+call_driver::waiter* call_driver::find(std::uint64_t id) noexcept {
+  const auto index = call_book::slot_of(id);
+  if (id == 0 || index >= waiter_count()) return nullptr;
+  waiter& w = waiter_at(index);
+  return w.id == id ? &w : nullptr;
+}
+
+void call_driver::free(waiter& w) noexcept {
+  w.id = 0;
+  w.handler.reset();
+  if (w.slot.is_connected()) w.slot.clear();
+  w.slot = {};
+  w.deadline_timer.reset();  // cancels the wait
+}
+
+std::uint64_t call_driver::prepare(const call_target& target) {
+  const auto id = book_.prepare(target);
+  const auto index = call_book::slot_of(id);
+  while (waiter_count() <= index) waiters_.push_back(std::make_unique<waiter[]>(std::size_t(1) << chunk_bits));
+  waiter& w = waiter_at(index);
+  w.id = id;
+  w.target = &target;
+  w.initiated = w.eager = w.forgotten = false;
+  w.send_value = true;
+  w.timeout = std::chrono::milliseconds(0);
+  w.deadline = std::chrono::steady_clock::time_point::max();
+  w.grace.reset();
+  return id;
+}
+
+void call_driver::reserve(std::uint64_t id, std::size_t n) {
+  auto& body = book_.body(id);
+  if (body.capacity() - body.size() >= n) return;
+  auto spare = conn_->spare().take();
+  if (spare.capacity() >= body.size() + n) {
+    spare.assign(body.begin(), body.end());
+    body.swap(spare);
+  }
+  conn_->spare().give(std::move(spare));
+  body.reserve(body.size() + n);
+}
+
+void call_driver::check_size(std::uint64_t id) const {
+  const auto size = book_.body(id).size();
   if (size > max_frame_size_)
     throw error(errc::frame_too_large, "the request is " + std::to_string(size) + " bytes, over the limit of " +
                                            std::to_string(max_frame_size_) + " bytes (worker_options::max_frame_size)");
 }
 
-void call_driver::check_room(std::size_t size) const {
+void call_driver::check_room(std::uint64_t id) const {
+  const auto size = frame_header_size + book_.body(id).size();
   if (book_.has_room(size, max_queued_bytes_)) return;
   throw error(errc::queue_full, "the request cannot be queued: " + std::to_string(book_.queued_bytes()) +
                                     " bytes wait to be written to " + summary_ +
@@ -44,19 +87,46 @@ void call_driver::check_room(std::size_t size) const {
                                     std::to_string(max_queued_bytes_) + " (an awaited call waits for room instead)");
 }
 
-std::uint64_t call_driver::start(std::vector<char> frame, bool send_value, bool may_wait) {
-  check_size(frame);
-  if (!may_wait) check_room(frame.size());
-  auto started = book_.on_start(std::move(frame), send_value);
-  waiters_.try_emplace(started.id);
-  perform(std::move(started.actions));
-  return started.id;
+void call_driver::start(std::uint64_t id, bool send_value, bool may_wait, bool eager) {
+  check_size(id);
+  if (!may_wait) check_room(id);
+  if (waiter* w = find(id)) {
+    w->eager = eager;
+    w->send_value = send_value;
+  }
+  perform(book_.on_start(id, send_value));
 }
 
-void call_driver::start_no_reply(std::vector<char> frame) {
-  check_size(frame);
-  check_room(frame.size());
-  perform(book_.on_start_no_reply(std::move(frame)));
+void call_driver::start_no_reply(std::uint64_t id) {
+  check_size(id);
+  check_room(id);
+  if (waiter* w = find(id)) free(*w);
+  perform(book_.on_start_no_reply(id));
+}
+
+void call_driver::release(std::uint64_t id) noexcept {
+  waiter* w = find(id);
+  if (!w) {
+    unclaimed_.erase(id);
+    return;
+  }
+  if (w->initiated) return;
+  if (book_.state(id) == call_state::prepared) {
+    book_.discard(id);
+    free(*w);
+  } else {
+    w->forgotten = true;
+  }
+}
+
+void call_driver::set_deadline(std::uint64_t id, std::chrono::milliseconds timeout,
+                               std::chrono::steady_clock::time_point deadline,
+                               std::optional<std::chrono::milliseconds> grace) {
+  waiter* w = find(id);
+  if (!w || w->initiated) return;
+  w->timeout = timeout;
+  w->deadline = deadline;
+  w->grace = grace;
 }
 
 struct call_driver::cancel_handler {
@@ -69,43 +139,71 @@ struct call_driver::cancel_handler {
   }
 };
 
-void call_driver::await(std::uint64_t id, call_completion handler, std::chrono::steady_clock::time_point deadline,
-                        std::optional<std::chrono::milliseconds> grace) {
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) {  // start() made every waiter, and only completion removes one
-    auto failure = std::make_exception_ptr(std::logic_error("a malt call was awaited after it was forgotten"));
-    return asio::post(ex_, asio::append(std::move(handler), failure, std::vector<char>()));
+void call_driver::fail_now(place_handler place, void* handler, std::exception_ptr failure) {
+  static const std::string unknown = "a malt call";
+  reply_handler h;
+  place(h, handler);
+  h.complete(std::move(failure), {}, reply_context{owner_, unknown, ex_, false});
+}
+
+void call_driver::await(std::uint64_t id, place_handler place, void* handler) {
+  waiter* w = find(id);
+  if (!w) {
+    if (auto it = unclaimed_.find(id); it != unclaimed_.end()) {  // an eager call whose reply is in
+      auto outcome = std::move(it->second);
+      unclaimed_.erase(it);
+      reply_handler h;
+      place(h, handler);
+      h.complete(std::move(outcome.failure), outcome.reply, reply_context{owner_, outcome.target->name, ex_, false});
+      return;
+    }
+    // Only its completion or its handle's release frees a call's record.
+    return fail_now(place, handler,
+                    std::make_exception_ptr(std::logic_error("a malt call was awaited after it was forgotten")));
   }
-  waiter& w = it->second;
-  w.handler.emplace(std::move(handler));
-  w.grace = grace;
-  if (w.outcome) {  // an eager call whose reply is in
-    auto [failure, reply] = std::move(*w.outcome);
-    return deliver(it, failure, std::move(reply));
+  if (w->initiated)
+    return fail_now(place, handler, std::make_exception_ptr(std::logic_error("a malt call operation was awaited twice")));
+  w->initiated = true;
+  place(w->handler, handler);
+  if (book_.state(id) == call_state::prepared) {
+    try {
+      owner_.check_running();
+      // Awaited from a reply's completion, it goes out with the others that read starts.
+      in_await_ = true;
+      start(id, w->send_value, true, false);
+      in_await_ = false;
+    } catch (...) {
+      in_await_ = false;
+      book_.discard(id);
+      return deliver(*w, std::current_exception(), {}, false);
+    }
+    w = find(id);
+    if (!w) return;  // completed already: the worker has ended
   }
-  auto slot = asio::get_associated_cancellation_slot(*w.handler);
+  auto slot = w->handler.slot();
   if (slot.is_connected()) {
-    w.slot = slot;
+    w->slot = slot;
     slot.template emplace<cancel_handler>(cancel_handler{shared_from_this(), id});
   }
+  auto deadline = w->deadline;
+  if (w->timeout.count() > 0) deadline = std::min(deadline, std::chrono::steady_clock::now() + w->timeout);
   if (deadline != std::chrono::steady_clock::time_point::max()) {
-    w.deadline.emplace(ex_, deadline);
-    w.deadline->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
+    w->deadline_timer.emplace(ex_, deadline);
+    w->deadline_timer->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
       if (!ec) self->perform(self->book_.on_timeout(id));
     });
   }
 }
 
-void call_driver::forget(std::uint64_t id) noexcept {
-  auto it = waiters_.find(id);
-  if (it == waiters_.end() || it->second.handler) return;
-  if (it->second.outcome)
-    waiters_.erase(it);
-  else
-    it->second.forgotten = true;
+void call_driver::on_reply(const frame& f) {
+  in_read_ = true;
+  perform(book_.on_reply(f.header.call_id, f.header.type, f.payload), true);
 }
 
-void call_driver::on_reply(frame&& f) { perform(book_.on_reply(f.header.call_id, f.header.type, std::move(f.payload))); }
+void call_driver::end_of_read() {
+  in_read_ = false;
+  if (std::exchange(write_wanted_, false)) write();
+}
 
 void call_driver::interrupt_all() { perform(book_.on_interrupt_all()); }
 
@@ -116,10 +214,10 @@ void call_driver::ended() {
   graces_.clear();
 }
 
-void call_driver::perform(call_actions actions) {
+void call_driver::perform(call_actions actions, bool from_reader) {
   for (auto& a : actions) switch (a.what) {
       case call_action::write: write(); break;
-      case call_action::complete: complete(a); break;
+      case call_action::complete: complete(a, from_reader); break;
       case call_action::interrupt: hooks_.interrupting(a.id); break;
       case call_action::arm_grace: arm_grace(a.id); break;
       case call_action::disarm_grace: graces_.erase(a.id); break;  // destroying the timer cancels it
@@ -132,14 +230,17 @@ void call_driver::perform(call_actions actions) {
 }
 
 void call_driver::write() {
-  batch_.clear();
-  book_.take_writes(batch_);
-  if (!batch_.empty()) conn_->send(batch_);
+  if (in_read_ && in_await_) {  // the calls a read's replies start go out together after it
+    write_wanted_ = true;
+    return;
+  }
+  // Anything else (remote_call, remote_do, interrupts, stop) is written before it returns.
+  conn_->send_with([this](write_batch& batch) { book_.take_writes(batch); }, !in_await_);
 }
 
-std::chrono::milliseconds call_driver::grace_of(std::uint64_t id) const {
-  auto it = waiters_.find(id);
-  return it != waiters_.end() && it->second.grace ? *it->second.grace : grace_;
+std::chrono::milliseconds call_driver::grace_of(std::uint64_t id) {
+  waiter* w = find(id);
+  return w && w->grace ? *w->grace : grace_;
 }
 
 void call_driver::arm_grace(std::uint64_t id) {
@@ -152,7 +253,7 @@ void call_driver::arm_grace(std::uint64_t id) {
   });
 }
 
-std::exception_ptr call_driver::failure_of(call_action& done) const {
+std::exception_ptr call_driver::failure_of(const call_action& done) const {
   switch (done.end) {
     case call_end::replied: break;
     case call_end::withdrawn:
@@ -172,27 +273,29 @@ std::exception_ptr call_driver::failure_of(call_action& done) const {
   return exception_from_report(done.reply, summary_, done.timed_out);
 }
 
-void call_driver::complete(call_action& done) {
-  auto it = waiters_.find(done.id);
-  if (it == waiters_.end()) return;
+void call_driver::complete(call_action& done, bool from_reader) {
+  waiter* w = find(done.id);
+  if (!w) return;
   auto failure = failure_of(done);
-  waiter& w = it->second;
-  if (w.handler) return deliver(it, failure, std::move(done.reply));
-  if (w.forgotten)
-    waiters_.erase(it);
-  else
-    w.outcome.emplace(failure, std::move(done.reply));
+  if (w->handler) return deliver(*w, failure, done.reply, from_reader && done.end == call_end::replied);
+  if (!w->forgotten)  // kept until it is awaited: the reply's bytes are the read buffer's
+    unclaimed_.insert_or_assign(done.id, unclaimed{w->target, failure, {done.reply.begin(), done.reply.end()}});
+  free(*w);
 }
 
-void call_driver::deliver(std::unordered_map<std::uint64_t, waiter>::iterator it, std::exception_ptr failure,
-                          std::vector<char> reply) {
-  waiter& w = it->second;
+void call_driver::deliver(waiter& w, std::exception_ptr failure, std::span<const char> reply, bool from_reader) {
   if (w.slot.is_connected()) w.slot.clear();
-  auto handler = std::move(*w.handler);
-  waiters_.erase(it);  // and with it the deadline, cancelled
-  // Posted, so a handler never runs inside the operation that completes it; it runs on its
-  // own associated executor.
-  asio::post(ex_, asio::append(std::move(handler), failure, std::move(reply)));
+  w.slot = {};
+  w.deadline_timer.reset();  // cancels the wait
+  w.id = 0;  // free: the handler may start a call that takes this very slot
+  const reply_context context{owner_, w.target->name, ex_, from_reader};
+  try {
+    w.handler.complete(std::move(failure), reply, context);
+  } catch (...) {
+    // A handler run here threw: it leaves the io_context's run() as from a posted handler,
+    // and the reader goes on.
+    asio::post(ex_, [e = std::current_exception()] { std::rethrow_exception(e); });
+  }
 }
 
 }  // namespace malt::detail

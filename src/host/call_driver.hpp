@@ -38,28 +38,45 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   };
 
   call_driver(boost::asio::any_io_executor ex, std::shared_ptr<connection> conn, const worker_options& options,
-              bool can_kill, std::string summary, worker_hooks hooks);
+              bool can_kill, std::string summary, const worker_impl& owner, worker_hooks hooks);
 
   /// Sends the hello. Before anything else.
   void open();
 
-  /// Queues a call request (frame_header_size bytes of room, then its payload) and returns
-  /// its id. Throws error{frame_too_large}; and error{queue_full} when it may not wait
-  /// and worker_options::max_queued_bytes already wait.
-  std::uint64_t start(std::vector<char> frame, bool send_value, bool may_wait);
-  /// Queues a request the worker never answers; throws as start does when it may not wait.
-  void start_no_reply(std::vector<char> frame);
-  /// Completes handler once call id is over, honouring its cancellation slot, and
-  /// interrupting the call at deadline (time_point::max(): none), then waiting grace (else
-  /// worker_options::interrupt_grace) for its answer to any interrupt.
-  void await(std::uint64_t id, call_completion handler, std::chrono::steady_clock::time_point deadline,
-             std::optional<std::chrono::milliseconds> grace);
-  /// Nobody will await call id (an eager call whose task was dropped): its outcome is
-  /// dropped when it comes.
-  void forget(std::uint64_t id) noexcept;
+  /// A new call of target; its body is filled in next (call_body_head bytes are there).
+  std::uint64_t prepare(const call_target& target);
+  std::vector<char>& body(std::uint64_t id) noexcept { return book_.body(id); }
+  /// Makes room in call id's body for n more bytes, in the connection's spare buffer
+  /// when that is large enough.
+  void reserve(std::uint64_t id, std::size_t n);
+  /// Whether prepared call id wants its value back (fetch) or not (wait), when it starts.
+  void want_value(std::uint64_t id, bool send_value) noexcept {
+    if (waiter* w = find(id)) w->send_value = send_value;
+  }
+  /// Queues prepared call id. Throws error{frame_too_large}; and error{queue_full} when it
+  /// may not wait and worker_options::max_queued_bytes already wait. eager: nobody has to
+  /// await it.
+  void start(std::uint64_t id, bool send_value, bool may_wait, bool eager);
+  /// Queues prepared call id as a request the worker never answers; throws as start does
+  /// when it may not wait.
+  void start_no_reply(std::uint64_t id);
+  /// The handle of call id has gone: a call never initiated is dropped if it was not sent,
+  /// and its outcome dropped when it comes if it was.
+  void release(std::uint64_t id) noexcept;
+  /// Call id's deadline: timeout from when it is awaited, or deadline.
+  void set_deadline(std::uint64_t id, std::chrono::milliseconds timeout,
+                    std::chrono::steady_clock::time_point deadline, std::optional<std::chrono::milliseconds> grace);
+  /// Starts call id unless it is out, and completes the handler place puts in place once
+  /// the call is over, honouring its cancellation slot, and interrupting the call at its
+  /// deadline, then waiting its grace (else worker_options::interrupt_grace) for its
+  /// answer to any interrupt.
+  void await(std::uint64_t id, place_handler place, void* handler);
 
-  /// A result or failure frame from the worker.
-  void on_reply(frame&& f);
+  /// A result or failure frame from the worker. Replies of one read complete their
+  /// callers at once, on the callers' executors; the calls those start go out together
+  /// when the read's frames are done (end_of_read).
+  void on_reply(const frame& f);
+  void end_of_read();
   void interrupt_all();
   /// Sends the exit request.
   void stop();
@@ -71,26 +88,42 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   std::size_t in_flight() const noexcept { return book_.size(); }
 
  private:
+  // What the driver keeps of a call besides the book's record, in a slot of the same
+  // number; reused, like the book's.
   struct waiter {
-    std::optional<call_completion> handler;  // optional<>: Asio 1.26 mis-assigns any_completion_handler
+    std::uint64_t id = 0;  // 0: free
+    const call_target* target = nullptr;
+    bool initiated = false;
+    bool eager = false;
+    bool forgotten = false;  // an eager call nobody will await: its outcome is dropped
+    bool send_value = true;
+    reply_handler handler;
     boost::asio::cancellation_slot slot;
-    std::optional<boost::asio::steady_timer> deadline;
-    std::optional<std::pair<std::exception_ptr, std::vector<char>>> outcome;  // in before anyone waited
+    std::optional<boost::asio::steady_timer> deadline_timer;
+    std::chrono::milliseconds timeout{0};
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     std::optional<std::chrono::milliseconds> grace;
-    bool forgotten = false;
+  };
+  // The outcome of an eager call that came before anyone awaited it; its slot is free.
+  struct unclaimed {
+    const call_target* target;
+    std::exception_ptr failure;
+    std::vector<char> reply;
   };
   struct cancel_handler;
 
-  void perform(call_actions actions);
+  waiter* find(std::uint64_t id) noexcept;
+  void free(waiter& w) noexcept;
+  void perform(call_actions actions, bool from_reader = false);
   void write();
-  void complete(call_action& done);
-  void deliver(std::unordered_map<std::uint64_t, waiter>::iterator it, std::exception_ptr failure,
-               std::vector<char> reply);
+  void complete(call_action& done, bool from_reader);
+  void deliver(waiter& w, std::exception_ptr failure, std::span<const char> reply, bool from_reader);
+  void fail_now(place_handler place, void* handler, std::exception_ptr failure);
   void arm_grace(std::uint64_t id);
-  std::chrono::milliseconds grace_of(std::uint64_t id) const;
-  std::exception_ptr failure_of(call_action& done) const;
-  void check_size(const std::vector<char>& frame) const;
-  void check_room(std::size_t size) const;
+  std::chrono::milliseconds grace_of(std::uint64_t id);
+  std::exception_ptr failure_of(const call_action& done) const;
+  void check_size(std::uint64_t id) const;
+  void check_room(std::uint64_t id) const;
 
   boost::asio::any_io_executor ex_;
   std::shared_ptr<connection> conn_;
@@ -98,11 +131,21 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   std::size_t max_queued_bytes_;
   std::chrono::milliseconds grace_;
   std::string summary_;
+  const worker_impl& owner_;  // for decoding replies
   worker_hooks hooks_;
   call_book book_;
-  std::unordered_map<std::uint64_t, waiter> waiters_;
+  // By slot, in chunks that stay in place as more are added.
+  static constexpr std::size_t chunk_bits = 6;
+  std::vector<std::unique_ptr<waiter[]>> waiters_;
+  waiter& waiter_at(std::size_t index) noexcept {
+    return waiters_[index >> chunk_bits][index & ((std::size_t(1) << chunk_bits) - 1)];
+  }
+  std::size_t waiter_count() const noexcept { return waiters_.size() << chunk_bits; }
+  std::unordered_map<std::uint64_t, unclaimed> unclaimed_;
   std::unordered_map<std::uint64_t, boost::asio::steady_timer> graces_;
-  std::vector<outgoing_frame> batch_;
+  bool in_read_ = false;       // replies of one read are being handled
+  bool in_await_ = false;      // a call is being started by its awaiting
+  bool write_wanted_ = false;  // a write was asked for meanwhile
 };
 
 }  // namespace malt::detail

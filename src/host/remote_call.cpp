@@ -1,63 +1,58 @@
-// A call's way from its encoded request to its caller's handler: sent through the worker's
-// call driver (src/host/call_driver.cpp), which completes it.
+// A call's way from its prepared body to its caller's handler: through the worker's call
+// driver (src/host/call_driver.cpp), which completes it.
 #include "host/remote_failure.hpp"
 #include "host/worker_impl.hpp"
 #include "protocol/messages.hpp"
 
 #include <malt/detail/remote_call.hpp>
 
-#include <boost/asio/append.hpp>
-#include <boost/asio/post.hpp>
-
-#include <stdexcept>
-
 namespace malt::detail {
 namespace asio = boost::asio;
 
-namespace {
-void send(call_request& r) {
-  r.w->check_running();
-  const bool eager = r.mode == call_mode::eager;
-  r.id = r.w->calls().start(std::move(r.frame), r.mode != call_mode::wait, !eager);
-}
-}  // namespace
-
-call_request::~call_request() {
-  if (id != 0 && !initiated) w->calls().forget(id);
+void call_handle::release() noexcept {
+  if (id_ != 0) w_->calls().release(id_);
+  id_ = 0;
 }
 
-std::shared_ptr<call_request> issue(std::shared_ptr<worker_impl> w, std::vector<char> frame, call_mode mode,
-                                    std::string function) {
-  if (mode == call_mode::no_reply) {
-    w->check_running();
-    w->calls().start_no_reply(std::move(frame));
-    return nullptr;
-  }
-  auto r = std::make_shared<call_request>();
-  r->w = std::move(w);
-  r->mode = mode;
-  r->function = std::move(function);
-  r->frame = std::move(frame);
-  if (mode == call_mode::eager) send(*r);
-  return r;
+call_handle prepare_call(const std::shared_ptr<worker_impl>& w, const call_target& target) {
+  const auto id = w->calls().prepare(target);
+  return call_handle(w, id);
 }
 
-void async_call(call_request& r, call_completion handler) {
-  auto fail = [&](std::exception_ptr e) {
-    asio::post(r.w->executor(), asio::append(std::move(handler), e, std::vector<char>()));
-  };
-  if (r.initiated) return fail(std::make_exception_ptr(std::logic_error("a malt call operation was awaited twice")));
-  r.initiated = true;
-  if (r.id == 0) {
-    try {
-      send(r);
-    } catch (...) {
-      return fail(std::current_exception());
+std::vector<char>& call_body(const call_handle& call) noexcept { return call.worker().calls().body(call.id()); }
+
+void reserve_body(const call_handle& call, std::size_t n) { call.worker().calls().reserve(call.id(), n); }
+
+void issue(call_handle& call, call_mode mode) {
+  auto& w = call.worker();
+  switch (mode) {
+    case call_mode::fetch: return;
+    case call_mode::wait: return w.calls().want_value(call.id(), false);
+    case call_mode::eager:
+      w.check_running();
+      return w.calls().start(call.id(), true, false, true);
+    case call_mode::no_reply: {
+      w.check_running();
+      const auto id = call.id();
+      w.calls().start_no_reply(id);
+      call = call_handle();  // nothing to await or drop
+      return;
     }
   }
-  auto deadline = r.deadline;
-  if (r.timeout.count() > 0) deadline = std::min(deadline, std::chrono::steady_clock::now() + r.timeout);
-  r.w->calls().await(r.id, std::move(handler), deadline, r.grace);
+}
+
+void set_timeout(worker_impl& w, std::uint64_t id, std::chrono::milliseconds timeout,
+                 std::optional<std::chrono::milliseconds> grace) {
+  w.calls().set_deadline(id, timeout, std::chrono::steady_clock::time_point::max(), grace);
+}
+
+void set_deadline(worker_impl& w, std::uint64_t id, std::chrono::steady_clock::time_point deadline,
+                  std::optional<std::chrono::milliseconds> grace) {
+  w.calls().set_deadline(id, std::chrono::milliseconds(0), deadline, grace);
+}
+
+void async_call(worker_impl& w, std::uint64_t id, place_handler place, void* handler) {
+  w.calls().await(id, place, handler);
 }
 
 asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.executor(); }
@@ -65,14 +60,6 @@ asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.exec
 std::size_t max_decode_depth(const worker_impl& w) noexcept { return w.options().max_decode_depth; }
 
 std::size_t max_frame_size(const worker_impl& w) noexcept { return w.options().max_frame_size; }
-
-std::vector<char> request_buffer(worker_impl& w) {
-  auto frame = w.spare().take();
-  frame.resize(frame_header_size);
-  return frame;
-}
-
-void recycle(worker_impl& w, std::vector<char>&& reply) noexcept { w.spare().give(std::move(reply)); }
 
 std::exception_ptr decode_failure(const worker_impl& w, const std::string& function, const std::exception& e) {
   return std::make_exception_ptr(decode_error(

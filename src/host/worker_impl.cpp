@@ -64,10 +64,11 @@ worker_impl::~worker_impl() {
 
 void worker_impl::start() {
   if (has_process()) add_live(pid_, weak_from_this());
-  calls_ = std::make_shared<call_driver>(ex_, conn_, options_, has_process(), summary_, driver_hooks());
+  calls_ = std::make_shared<call_driver>(ex_, conn_, options_, has_process(), summary_, *this, driver_hooks());
   auto self = shared_from_this();
   asio::co_spawn(ex_, [self]() -> asio::awaitable<void> {
-    auto end = co_await self->conn_->read_frames([w = self.get()](frame&& f) { w->on_frame(std::move(f)); });
+    auto end = co_await self->conn_->read_frames([w = self.get()](frame& f) { w->on_frame(f); },
+                                                 [w = self.get()] { w->calls_->end_of_read(); });
     self->on_connection_end(end);
   }, asio::detached);
   if (has_process()) watch_exit();
@@ -151,11 +152,11 @@ void worker_impl::start_forwarding() {
     stderr_raw_ = std::move(stderr_pipe_);
 }
 
-void worker_impl::on_frame(frame&& f) {
+void worker_impl::on_frame(const frame& f) {
   if (phase_ == phase::starting) return on_hello(f);
   switch (f.header.type) {
     case frame_type::result:
-    case frame_type::failure: return calls_->on_reply(std::move(f));
+    case frame_type::failure: return calls_->on_reply(f);
     default:
       return fail_connection(std::string("unexpected frame '") + to_string(f.header.type) + "' from the worker");
   }

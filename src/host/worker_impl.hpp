@@ -90,7 +90,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   /// The pidfd signals go to.
   int signal_target() noexcept;
   call_driver::worker_hooks driver_hooks();
-  void on_frame(frame&& f);
+  void on_frame(const frame& f);
   void on_hello(const frame& f);
   void on_connection_end(const read_end& end);
   void on_exit();

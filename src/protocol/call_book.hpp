@@ -7,26 +7,36 @@
 // the worker ends) returns the actions that follow from it, and a driver performs them
 // (src/host/call_driver.cpp). DESIGN §5's cancellation table is on_cancel.
 //
-// A call is queued (its frame waits here and can be taken back), written (its frame has
-// been handed to the transport: the worker may be running it), done (its caller has been
-// given its outcome, and the worker owes it nothing) or abandoned (its caller has been
-// given up on it; a late reply is dropped). Frames leave in the order they came, one batch
-// at a time.
+// A call is prepared (its arguments are being encoded, nothing is sent), queued (its
+// request waits here and can be taken back), written (its request has been handed to the
+// transport: the worker may be running it), done (its caller has been given its outcome,
+// and the worker owes it nothing) or abandoned (its caller has been given up on it; a late
+// reply is dropped). Frames leave in the order they came, one batch at a time.
+//
+// Calls live in slots that are reused, and so do their buffers: in steady state a call
+// costs the book no allocation. A call id names its slot and when it was issued, so a
+// stale or forged id matches nothing.
+//
+// The book also interns functions for the connection: the first request written for a
+// call target carries its name and signature and gives it a small id; later requests carry
+// the id only (messages.hpp). Which request is first is decided when requests are written,
+// so a call taken back before its write defines nothing.
 
 #include "protocol/frame.hpp"
+
+#include <malt/detail/registry.hpp>
 
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/container/small_vector.hpp>
 
 #include <cstdint>
-#include <deque>
+#include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace malt::detail {
 
-enum class call_state { queued, written, done, abandoned };
+enum class call_state { prepared, queued, written, done, abandoned };
 
 /// How a call ended for its caller.
 enum class call_end : std::uint8_t {
@@ -51,7 +61,7 @@ struct call_action {
   call_end end = call_end::replied;
   bool timed_out = false;  // the call's deadline passed before it ended
   frame_type reply_type = frame_type::result;
-  std::vector<char> reply;
+  std::span<const char> reply;  // valid while the event that returned it is handled
   std::string reason;
 };
 
@@ -67,16 +77,20 @@ class call_book {
 
   /// This host's hello; the first frame.
   call_actions on_open();
-  struct started {
-    std::uint64_t id;
-    call_actions actions;
-  };
-  /// A call request (frame_header_size bytes of room, then its payload): it gets an id
-  /// and its header, and waits to be written. Never refused: the driver decides first
+  /// A new call of target: it gets an id and a slot, whose body the caller fills with the
+  /// call's body (call_body_head bytes, already there, then the arguments). Nothing is
+  /// sent until on_start.
+  std::uint64_t prepare(const call_target& target);
+  /// The body of prepared call id.
+  std::vector<char>& body(std::uint64_t id) noexcept { return slots_[slot_of(id)].body; }
+  const std::vector<char>& body(std::uint64_t id) const noexcept { return slots_[slot_of(id)].body; }
+  /// A prepared call that will not be started.
+  void discard(std::uint64_t id) noexcept;
+  /// The prepared call id waits to be written. Never refused: the driver decides first
   /// whether there is room (has_room).
-  started on_start(std::vector<char> frame, bool send_value);
-  /// A request the worker never answers (remote_do).
-  call_actions on_start_no_reply(std::vector<char> frame);
+  call_actions on_start(std::uint64_t id, bool send_value);
+  /// The prepared call id is a request the worker never answers (remote_do).
+  call_actions on_start_no_reply(std::uint64_t id);
   /// Asks the worker to interrupt every call it runs.
   call_actions on_interrupt_all();
   /// Asks the worker to exit. From now on a failure report is the worker's way out, not
@@ -93,7 +107,7 @@ class call_book {
 
   /// Hands every waiting frame to the transport (appended to out), unless a batch is
   /// still being written; their calls are written from now on.
-  void take_writes(std::vector<outgoing_frame>& out);
+  void take_writes(write_batch& out);
   /// The batch taken last is on the wire (or the transport failed and dropped it).
   call_actions on_written();
 
@@ -101,7 +115,7 @@ class call_book {
 
   /// A result or failure frame for call id. Anything but an answer to a call that awaits
   /// one is a violation.
-  call_actions on_reply(std::uint64_t id, frame_type type, std::vector<char> payload);
+  call_actions on_reply(std::uint64_t id, frame_type type, std::span<const char> payload);
   /// The caller's cancellation slot fired (DESIGN §5).
   call_actions on_cancel(std::uint64_t id, boost::asio::cancellation_type_t type);
   /// The call's deadline passed: it is interrupted as by partial cancellation, and ends
@@ -115,35 +129,55 @@ class call_book {
   /// The state of call id; done for a call the book has forgotten (or never had).
   call_state state(std::uint64_t id) const noexcept;
   /// Calls the book still tracks (queued, written, or abandoned with a reply owed).
-  std::size_t size() const noexcept { return calls_.size(); }
+  std::size_t size() const noexcept { return in_flight_; }
+  /// The target of a call the book tracks (prepared included).
+  const call_target& target(std::uint64_t id) const noexcept { return *slots_[slot_of(id)].target; }
+
+  /// The slot call id lives in: slots are numbered densely from 0, for a driver's own
+  /// per-call records.
+  static std::uint32_t slot_of(std::uint64_t id) noexcept { return static_cast<std::uint32_t>(id); }
 
  private:
-  struct call {
-    call_state state = call_state::queued;
+  enum class slot_kind : std::uint8_t { free, call, no_reply, control };
+  struct slot {
+    std::uint64_t id = 0;  // 0: free
+    slot_kind kind = slot_kind::free;
+    call_state state = call_state::prepared;
+    bool send_value = false;
+    bool withdrawn = false;  // taken back while queued: skipped when the batch is taken
     bool interrupt_sent = false;
     bool timed_out = false;
     bool grace_armed = false;
-  };
-  struct waiting_frame {
-    std::vector<char> bytes;
-    std::uint64_t call_id;  // the call it starts, or 0
+    const call_target* target = nullptr;
+    std::vector<char> body;  // a call's body, or a control frame's whole bytes
   };
 
-  void queue(std::vector<char> frame, std::uint64_t call_id, call_actions& out);
-  bool withdraw(std::uint64_t id) noexcept;
-  void interrupt(std::uint64_t id, call& c, call_actions& out);
-  void arm_grace(std::uint64_t id, call& c, call_actions& out);
+  std::uint32_t allocate(slot_kind kind);
+  void release(std::uint32_t index) noexcept;
+  slot* find(std::uint64_t id) noexcept;
+  const slot* find(std::uint64_t id) const noexcept;
+  void queue(std::uint32_t index, call_actions& out);
+  void queue_control(frame_type type, std::uint64_t id, call_actions& out);
+  void finish(slot& c) noexcept;  // the call is over: its slot is free again
+  bool withdraw(slot& c) noexcept;
+  void interrupt(slot& c, call_actions& out);
+  void arm_grace(slot& c, call_actions& out);
   static call_action completion(std::uint64_t id, call_end end, bool timed_out);
+  void write_request(slot& c, write_batch& out);
 
   bool escalate_;
   bool leaving_ = false;
   bool ended_ = false;
   bool writing_ = false;
-  std::uint64_t next_id_ = 1;  // 0 names no call: the hello, or "every call"
-  std::unordered_map<std::uint64_t, call> calls_;
-  std::deque<waiting_frame> waiting_;
+  std::uint32_t sequence_ = 0;  // the high half of ids, so that none is 0 and a reused slot gets a new one
+  std::vector<slot> slots_;
+  std::vector<std::uint32_t> free_;
+  std::vector<std::uint32_t> waiting_;  // slots, in the order they were queued
+  std::size_t in_flight_ = 0;
   std::size_t queued_bytes_ = 0;   // in waiting_
   std::size_t writing_bytes_ = 0;  // in the batch being written
+  std::vector<std::uint32_t> function_ids_;  // by call_target::index; 0: not yet defined here
+  std::uint32_t next_function_id_ = 1;
 };
 
 }  // namespace malt::detail

@@ -32,7 +32,6 @@ const char* to_string(frame_type t) noexcept {
   return "unknown";
 }
 
-namespace {
 void put_header(char* at, std::size_t payload_size, frame_type type, std::uint8_t flags, std::uint64_t call_id) {
   frame_header h;
   h.payload_size = static_cast<std::uint32_t>(payload_size);
@@ -41,7 +40,53 @@ void put_header(char* at, std::size_t payload_size, frame_type type, std::uint8_
   h.call_id = call_id;
   std::memcpy(at, &h, sizeof h);
 }
-}  // namespace
+
+void write_batch::append(outgoing_frame&& f) {
+  if (f.bytes.size() >= large) {
+    parts_.push_back({bytes_.size(), std::move(f.bytes), {}, {}});
+  } else {
+    append(std::span<const char>(f.bytes));
+    f.bytes.clear();
+  }
+  if (f.tail.empty()) return;
+  if (f.tail.size() >= large)
+    parts_.push_back({bytes_.size(), {}, f.tail, std::move(f.owner)});
+  else
+    append(f.tail);
+  f.tail = {};
+  f.owner.reset();
+}
+
+void write_batch::append(std::vector<char>&& b) {
+  if (b.size() >= large)
+    parts_.push_back({bytes_.size(), std::move(b), {}, {}});
+  else
+    append(std::span<const char>(b));
+}
+
+void write_batch::append(write_batch&& other) {
+  const std::size_t base = bytes_.size();
+  append(std::span<const char>(other.bytes_));
+  for (auto& p : other.parts_) {
+    p.at += base;
+    parts_.push_back(std::move(p));
+  }
+  other.bytes_.clear();
+  other.parts_.clear();
+}
+
+std::size_t write_batch::size() const noexcept {
+  std::size_t n = bytes_.size();
+  for (const auto& p : parts_) n += p.view().size();
+  return n;
+}
+
+void write_batch::clear(spare_buffer* spare) noexcept {
+  bytes_.clear();
+  if (spare)
+    for (auto& p : parts_) spare->give(std::move(p.data));
+  parts_.clear();
+}
 
 void write_header(std::vector<char>& frame, frame_type type, std::uint8_t flags, std::uint64_t call_id) {
   put_header(frame.data(), frame.size() - frame_header_size, type, flags, call_id);
@@ -56,9 +101,9 @@ frame_decoder::frame_decoder(std::uint32_t max_payload, std::size_t staging_size
 
 std::span<char> frame_decoder::prepare() {
   if (large_) {
-    auto& p = large_->payload;
+    auto& p = large_payload_;
     if (large_filled_ == p.size()) {  // the bytes so far back the claim: room for as many more
-      const std::size_t claimed = large_->header.payload_size;
+      const std::size_t claimed = large_->payload_size;
       p.resize(std::min<std::size_t>(claimed, std::max(2 * p.size(), first_large_chunk)));
     }
     return {p.data() + large_filled_, p.size() - large_filled_};
@@ -80,8 +125,11 @@ void frame_decoder::commit(std::size_t n) {
 
 decode_status frame_decoder::next(frame& out) {
   if (large_) {
-    if (large_filled_ < large_->header.payload_size) return decode_status::need_more;
-    out = std::move(*large_);
+    if (large_filled_ < large_->payload_size) return decode_status::need_more;
+    out.header = *large_;
+    out.owned = std::move(large_payload_);
+    large_payload_ = {};
+    out.payload = out.owned;
     large_.reset();
     return decode_status::frame;
   }
@@ -101,7 +149,7 @@ decode_status frame_decoder::next(frame& out) {
   const std::size_t buffered = available - frame_header_size;
   if (buffered >= h.payload_size) {
     out.header = h;
-    out.payload.assign(payload, payload + h.payload_size);
+    out.payload = {payload, h.payload_size};
     begin_ += frame_header_size + h.payload_size;
     if (begin_ == end_) begin_ = end_ = 0;
     return decode_status::frame;
@@ -110,18 +158,18 @@ decode_status frame_decoder::next(frame& out) {
   // Too big for the staging buffer: give the frame its own vector and read into it directly.
   // The spare buffer is memory this side already has; otherwise the vector grows as bytes
   // arrive, so a header claiming much and followed by little costs little.
-  large_.emplace();
-  large_->header = h;
+  large_ = h;
+  large_payload_ = {};
   if (spare_) {
-    large_->payload = spare_->take();
+    large_payload_ = spare_->take();
     // Growing it would copy its old bytes; a fresh buffer costs the same without that.
-    if (large_->payload.capacity() < h.payload_size) large_->payload = {};
+    if (large_payload_.capacity() < h.payload_size) large_payload_ = {};
   }
-  const std::size_t first = large_->payload.capacity() >= h.payload_size
+  const std::size_t first = large_payload_.capacity() >= h.payload_size
                                 ? h.payload_size
                                 : std::min<std::size_t>(h.payload_size, std::max(buffered, first_large_chunk));
-  large_->payload.resize(first);  // only bytes beyond the reused ones are zeroed
-  std::memcpy(large_->payload.data(), payload, buffered);
+  large_payload_.resize(first);  // only bytes beyond the reused ones are zeroed
+  std::memcpy(large_payload_.data(), payload, buffered);
   large_filled_ = buffered;
   begin_ = end_ = 0;
   return decode_status::need_more;

@@ -97,24 +97,13 @@ hello_check check_hello(std::span<const char> payload) {
 
 // --- call ----------------------------------------------------------------------------
 
-void encode_call_head(std::vector<char>& frame, std::string_view function, std::string_view parameter_types,
-                      std::string_view result_type) {
-  byte_writer out(frame);
-  out.string(function);
-  out.string(parameter_types);
-  out.string(result_type);
-  out.u32(0);  // not a batch
-}
-
-batch_writer::batch_writer(std::vector<char>& frame, std::string_view function, std::string_view parameter_types,
-                           std::string_view result_type)
-    : frame_(frame) {
-  byte_writer out(frame);
-  out.string(function);
-  out.string(parameter_types);
-  out.string(result_type);
-  count_at_ = frame.size();
-  out.u32(0);
+void write_call_head(std::vector<char>& out, std::uint32_t function_id, const call_target* definition) {
+  byte_writer w(out);
+  w.u32(function_id);
+  if (!definition) return;
+  w.string(definition->name);
+  w.string(definition->parameter_types);
+  w.string(definition->result_type);
 }
 
 void batch_writer::begin_item() {
@@ -128,14 +117,18 @@ void batch_writer::end_item() {
   ++items_;
 }
 
-void batch_writer::end() { std::memcpy(frame_.data() + count_at_, &items_, sizeof items_); }
+void batch_writer::end() { std::memcpy(frame_.data(), &items_, sizeof items_); }
 
-call_message decode_call_request(std::span<const char> payload) {
+call_message decode_call_request(std::span<const char> payload, std::uint8_t flags) {
   byte_reader in(payload, "call request");
   call_message r;
-  r.function = in.string("function name");
-  r.parameter_types = in.string("parameter types");
-  r.result_type = in.string("result type");
+  r.function_id = in.u32("function id");
+  r.defines = (flags & flag_defines_function) != 0;
+  if (r.defines) {
+    r.function = in.string("function name");
+    r.parameter_types = in.string("parameter types");
+    r.result_type = in.string("result type");
+  }
   r.batch_items = in.u32("batch item count");
   r.arguments = in.rest();
   return r;

@@ -8,8 +8,11 @@
 // opaque here.
 //
 //   hello          both ways, first: magic "MALT", the sender's pid, its build description
-//   call           host -> worker: function name, parameter types, result type, batch
-//                  item count (0: one call), arguments (or each item's, length first)
+//   call           host -> worker: the function's id on this connection; the first call
+//                  of a function (flag_defines_function) also its name, parameter types
+//                  and the result type wanted (empty: none), which the id stands for
+//                  from then on; batch item count (0: one call); arguments (or each
+//                  item's, length first)
 //   call_no_reply  the same, answered by nothing
 //   result         worker -> host: the result's archive (a batch: each item's outcome,
 //                  status and length first)
@@ -17,6 +20,7 @@
 //   interrupt      host -> worker: no payload (the call id is the frame's)
 //   exit_request   host -> worker: no payload
 
+#include <malt/detail/registry.hpp>
 #include <malt/error.hpp>
 
 #include <cstdint>
@@ -68,7 +72,7 @@ class byte_reader {
 
 // --- hello ---------------------------------------------------------------------------
 
-inline constexpr unsigned protocol_version = 2;
+inline constexpr unsigned protocol_version = 3;
 
 /// This process's hello, as a whole frame.
 std::vector<char> make_hello_frame();
@@ -85,6 +89,8 @@ hello_check check_hello(std::span<const char> payload);
 /// A call request as the worker reads it; views into the payload. A batch request
 /// (batch_items > 0) runs the function once per item, each item an argument archive.
 struct call_message {
+  std::uint32_t function_id = 0;
+  bool defines = false;  // the fields below name the function the id stands for
   std::string_view function;
   std::string_view parameter_types;
   std::string_view result_type;  // empty: the host does not want the value
@@ -92,14 +98,18 @@ struct call_message {
   std::span<const char> arguments;  // the archive, or the batch's items
 };
 
-/// Throws malformed_message.
-call_message decode_call_request(std::span<const char> payload);
+/// Throws malformed_message. flags: the frame's.
+call_message decode_call_request(std::span<const char> payload, std::uint8_t flags);
+
+/// Appends a call request's head: the function's id, and its definition for the first
+/// request of the function on the connection. The call's body follows.
+void write_call_head(std::vector<char>& out, std::uint32_t function_id, const call_target* definition);
 
 /// The argument archives of a batch request's items. Throws malformed_message.
 std::vector<std::span<const char>> split_batch_items(const call_message& batch);
 
-// (encode_call_head and batch_writer, which write requests, are declared in
-// <malt/detail/wire.hpp> for the call templates.)
+// (batch_writer, which writes a batch's body, is declared in <malt/detail/wire.hpp> for
+// the call templates.)
 
 // --- batch reply ---------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 
 namespace malt::detail {
@@ -14,6 +15,19 @@ struct call_context {
   std::atomic<bool> interrupted{false};
   std::mutex mutex;
   std::condition_variable wake;  // this_call::sleep_for waits on it
+  // A call on the I/O thread, which reads no interrupt frame while it runs, watches for
+  // the interrupt signal the host sends with each (process/interrupt_signal.hpp).
+  bool signals_watched = false;
+  std::uint64_t id = 0;
+  std::uint32_t signals_since = 0;
+
+  void reset() noexcept {
+    interrupted = false;
+    signals_watched = false;
+  }
+  void watch_signals(std::uint64_t call_id) noexcept;
+  /// Interrupted by frame, or by signal when watched.
+  bool is_interrupted() const noexcept;
 
   void interrupt() {
     {

@@ -5,6 +5,30 @@
 
 namespace malt::detail {
 
+void job_queue::push_back(std::function<void()> job) {
+  if (size_ == ring_.size()) {  // full: unroll into a ring twice as large
+    std::vector<std::function<void()>> larger(std::max<std::size_t>(16, 2 * ring_.size()));
+    for (std::size_t i = 0; i < size_; ++i) larger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+    ring_ = std::move(larger);
+    head_ = 0;
+  }
+  ring_[(head_ + size_) % ring_.size()] = std::move(job);
+  ++size_;
+}
+
+std::function<void()> job_queue::pop_front() noexcept {
+  auto job = std::move(ring_[head_]);
+  ring_[head_] = nullptr;
+  head_ = (head_ + 1) % ring_.size();
+  --size_;
+  return job;
+}
+
+void job_queue::pop_back() noexcept {
+  --size_;
+  ring_[(head_ + size_) % ring_.size()] = nullptr;
+}
+
 thread_pool::thread_pool(std::chrono::microseconds patience) : state_(std::make_shared<state>()) {
   state_->patience = patience;
 }
@@ -78,8 +102,7 @@ std::size_t thread_pool::start_threads(const std::shared_ptr<state>& s, std::siz
 // Runs queued jobs until there are none; the thread is then no longer active.
 void thread_pool::run_jobs(const std::shared_ptr<state>& s, lock_type& lock) {
   while (!s->jobs.empty()) {
-    auto job = std::move(s->jobs.front());
-    s->jobs.pop_front();
+    auto job = s->jobs.pop_front();
     ++s->taken;
     lock.unlock();
     job();

@@ -14,12 +14,28 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace malt::detail {
+
+/// A first-in first-out queue of jobs in a ring that grows as needed and keeps its memory:
+/// a steady stream of jobs allocates nothing.
+class job_queue {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  void push_back(std::function<void()> job);
+  std::function<void()> pop_front() noexcept;
+  /// Takes back the job pushed last.
+  void pop_back() noexcept;
+
+ private:
+  std::vector<std::function<void()>> ring_;
+  std::size_t head_ = 0, size_ = 0;
+};
 
 class thread_pool {
  public:
@@ -39,7 +55,7 @@ class thread_pool {
     std::mutex mutex;
     std::condition_variable wake;     // idle threads wait here for a start
     std::condition_variable watch;    // the watchdog waits here while no job waits
-    std::deque<std::function<void()>> jobs;
+    job_queue jobs;
     std::size_t active = 0;           // threads running jobs or started to
     std::size_t idle = 0;             // threads waiting for a start
     std::size_t starts = 0;           // starts given to idle threads, not yet taken

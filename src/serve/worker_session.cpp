@@ -10,7 +10,10 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -24,19 +27,39 @@ namespace malt::detail {
 namespace asio = boost::asio;
 
 struct call_job {
-  frame request;  // owns the bytes args points into
-  call_context context;
-  boost::asio::cancellation_signal cancel;  // reaches a coroutine function
-  std::span<const char> args;
-  std::vector<std::span<const char>> items;  // a batch's argument archives
-  bool batch = false;
-  const function_entry* function = nullptr;
+  std::uint64_t id = 0;
   bool reply_expected = true;
   bool send_value = true;
-  outgoing_frame reply;  // the reply being built
+  bool batch = false;
+  const function_entry* function = nullptr;
+  std::vector<char> arguments;  // the request's, copied out of the read buffer, or a large frame's own
+  std::span<const char> args;
+  std::vector<std::span<const char>> items;  // a batch's argument archives
+  call_context context;
+  job_runner* runner = nullptr;              // the coroutine running it, for a coroutine function
+  std::shared_ptr<worker_session> session;  // held while a pool thread runs it
+  outgoing_frame reply;                      // the reply being built
   bool failed = false;
   failure_report failure;  // the reply instead, when failed
+  call_job* prev = nullptr;  // in the session's list of running jobs
+  call_job* next = nullptr;
+  bool listed_on_pool = false;  // in the pool's list (else in the I/O thread's, or none)
+  bool listed = false;
 
+  void reset() {
+    reply_expected = send_value = true;
+    batch = failed = false;
+    function = nullptr;
+    args = {};
+    items.clear();
+    context.reset();
+    runner = nullptr;
+    reply.bytes.resize(frame_header_size);
+    reply.tail = {};
+    reply.owner.reset();
+    // Large arguments are not kept for every later small call of this record.
+    if (arguments.capacity() > write_batch::large) arguments = {};
+  }
   void fail(errc code, std::string_view type, std::string_view message, std::string_view trace = {}) {
     fail({code, std::string(type), std::string(message), std::string(trace)});
   }
@@ -46,17 +69,26 @@ struct call_job {
   }
   // The failure report as the reply, cut to fit the frame limit.
   void write_failure(std::size_t max_payload) {
-    reply = {};
-    reply.bytes.assign(frame_header_size, 0);
+    reply.bytes.resize(frame_header_size);
+    reply.tail = {};
+    reply.owner.reset();
     encode_failure_report(reply.bytes, std::move(failure), max_payload);
-    write_header(reply, frame_type::failure, 0, request.header.call_id);
+    write_header(reply, frame_type::failure, 0, id);
   }
+};
+
+/// A coroutine that runs coroutine functions' calls one after another, waiting between
+/// them; started when a call finds none waiting, and kept for the next ones.
+struct job_runner {
+  boost::asio::cancellation_signal cancel;  // reaches the coroutine function it runs
+  // Set while it waits for a call (optional<>: Asio 1.26 mis-assigns any_completion_handler).
+  std::optional<boost::asio::any_completion_handler<void(call_job*)>> waiting;
 };
 
 namespace {
 
 failure_report report_failure(const call_context& context, std::exception_ptr failure) {
-  if (context.interrupted) return {errc::interrupted, "malt::call_interrupted", "the call was interrupted", {}};
+  if (context.is_interrupted()) return {errc::interrupted, "malt::call_interrupted", "the call was interrupted", {}};
   try {
     std::rethrow_exception(failure);  // unlike a throw, this keeps the recorded stack
   } catch (const bad_request& e) {
@@ -106,10 +138,10 @@ void run_batch_sync(call_job& job) {
   outgoing_frame item;
   for (const auto args : job.items) {
     clear(item);
-    if (job.context.interrupted) return job.fail(report_failure(job.context, nullptr));
+    if (job.context.is_interrupted()) return job.fail(report_failure(job.context, nullptr));
     auto failure =
         run_guarded(job.context, [&] { job.function->run_sync(job.function->function, args, job.send_value, item); });
-    if (job.context.interrupted) return job.fail(report_failure(job.context, nullptr));
+    if (job.context.is_interrupted()) return job.fail(report_failure(job.context, nullptr));
     append_outcome(job, std::move(failure), item);
   }
 }
@@ -138,16 +170,32 @@ worker_session::worker_session(asio::any_io_executor ex, stream_socket socket, s
       evaluator_(make_evaluator(lua)),
       conn_(std::make_shared<connection>(std::move(socket), max_frame_size)) {}
 
+worker_session::~worker_session() = default;
+
 void worker_session::start() {
   asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> {
-    auto end = co_await self->conn_->read_frames([w = self.get()](frame&& f) { w->on_frame(std::move(f)); });
+    auto end = co_await self->conn_->read_frames([w = self.get()](frame& f) { w->on_frame(f); },
+                                                 [w = self.get()] { w->end_of_read(); });
     if (end.what != read_end::eof && !self->exiting_)  // not the end it made itself
       std::fprintf(stderr, "malt worker: connection to the host lost: %s\n", end.message.c_str());
     self->exit(0);  // the host has gone or dropped this worker
   }, asio::detached);
 }
 
-void worker_session::on_frame(frame&& f) {
+void worker_session::end_of_read() {
+  in_read_ = false;
+  if (replies_.empty()) return;
+  conn_->send_with([this](write_batch& batch) {
+    if (batch.empty())
+      std::swap(batch, replies_);
+    else
+      batch.append(std::move(replies_));
+  });
+  replies_.clear();
+}
+
+void worker_session::on_frame(frame& f) {
+  in_read_ = true;
   if (!greeted_) {
     auto check = f.header.type == frame_type::hello ? check_hello(f.payload)
                                                     : hello_check{0, "the first frame was not a handshake"};
@@ -163,7 +211,7 @@ void worker_session::on_frame(frame&& f) {
   try {
     switch (f.header.type) {
       case frame_type::call:
-      case frame_type::call_no_reply: return dispatch(std::move(f));
+      case frame_type::call_no_reply: return dispatch(f);
       case frame_type::exit_request: expect_no_payload(f.payload, "exit request"); return exit(0);
       case frame_type::interrupt: expect_no_payload(f.payload, "interrupt"); return interrupt(f.header.call_id);
       default: throw malformed_message(std::string("unexpected frame '") + to_string(f.header.type) + "'");
@@ -174,64 +222,160 @@ void worker_session::on_frame(frame&& f) {
   }
 }
 
-namespace {
-// Reads the request, finds its function and checks the signature the host expects; a
-// request that fails any of these is answered with the failure and never runs.
-void admit(call_job& job) {
+call_job* worker_session::take_job() {
+  if (free_jobs_.empty()) {
+    std::lock_guard lock(pool_m_);
+    std::swap(free_jobs_, returned_jobs_);
+  }
+  if (free_jobs_.empty()) {
+    jobs_.push_back(std::make_unique<call_job>());
+    // Room for every job in both lists: recycling never allocates.
+    free_jobs_.reserve(jobs_.size());
+    std::lock_guard lock(pool_m_);
+    returned_jobs_.reserve(jobs_.size());
+    return jobs_.back().get();
+  }
+  call_job* job = free_jobs_.back();
+  free_jobs_.pop_back();
+  return job;
+}
+
+void worker_session::recycle(call_job* job, bool on_pool_thread) noexcept {
+  if (!on_pool_thread) return free_jobs_.push_back(job);
+  std::lock_guard lock(pool_m_);
+  returned_jobs_.push_back(job);
+}
+
+void worker_session::define(const call_message& request) {
+  interned_function f;
+  const std::string_view name = request.function;
+  f.entry = find_function(name);
+  f.wants_value = !request.result_type.empty();
+  if (!f.entry) {
+    f.problem = {errc::unknown_function, "malt::unknown_function",
+                 "no function named '" + std::string(name) + "' is registered in this worker", {}};
+  } else if (request.parameter_types != f.entry->parameter_types ||
+             (f.wants_value && request.result_type != f.entry->result_type)) {
+    // Appended in turn: g++ 12 warns falsely (-Wrestrict) about "'" + std::string here.
+    std::string message = std::string("'").append(name).append("' is ");
+    message.append(f.entry->result_type).append(f.entry->parameter_types).append(" in this worker, but was called as ");
+    message.append(f.wants_value ? request.result_type : std::string_view("void")).append(request.parameter_types);
+    f.problem = {errc::signature_mismatch, "malt::signature_mismatch", std::move(message), {}};
+    f.entry = nullptr;
+  }
+  functions_.push_back(std::move(f));
+}
+
+void worker_session::admit(call_job& job, frame& f) {
   try {
-    const call_message request = decode_call_request(job.request.payload);
-    const std::string_view name = request.function;
-    job.args = request.arguments;
+    const call_message request = decode_call_request(f.payload, f.header.flags);
+    if (request.defines) {
+      // Ids are given in turn: a host that skips or repeats one does not speak this protocol.
+      if (request.function_id != functions_.size() + 1)
+        return job.fail(errc::bad_request, "malt::bad_request",
+                        "malformed call request: it defines function id " + std::to_string(request.function_id) +
+                            " where " + std::to_string(functions_.size() + 1) + " was next");
+      define(request);
+    } else if (request.function_id == 0 || request.function_id > functions_.size()) {
+      return job.fail(errc::bad_request, "malt::bad_request",
+                      "malformed call request: function id " + std::to_string(request.function_id) +
+                          " was never defined on this connection");
+    }
+    const interned_function& function = functions_[request.function_id - 1];
+    if (!function.entry) return job.fail(function.problem);
+    job.function = function.entry;
+    // A host that declared a void result does not want the value, whatever it is.
+    job.send_value = (f.header.flags & flag_send_value) && function.wants_value;
+    if (!f.owned.empty()) {  // a large request: its bytes are the job's now
+      const auto offset = request.arguments.data() - f.owned.data();
+      job.arguments = std::move(f.owned);
+      job.args = std::span<const char>(job.arguments).subspan(static_cast<std::size_t>(offset));
+    } else {
+      job.arguments.assign(request.arguments.begin(), request.arguments.end());
+      job.args = job.arguments;
+    }
     if (request.batch_items > 0) {
       job.batch = true;
-      job.items = split_batch_items(request);
+      call_message items = request;
+      items.arguments = job.args;
+      job.items = split_batch_items(items);
     }
-    job.function = find_function(name);
-    if (!job.function)
-      return job.fail(errc::unknown_function, "malt::unknown_function",
-                      "no function named '" + std::string(name) + "' is registered in this worker");
-    const auto& f = *job.function;
-    const std::string_view result = request.result_type;
-    if (request.parameter_types != f.parameter_types || (!result.empty() && result != f.result_type)) {
-      // Appended in turn: g++ 12 warns falsely (-Wrestrict) about "'" + std::string here.
-      std::string message = std::string("'").append(name).append("' is ");
-      message.append(f.result_type).append(f.parameter_types).append(" in this worker, but was called as ");
-      message.append(result.empty() ? std::string_view("void") : result).append(request.parameter_types);
-      return job.fail(errc::signature_mismatch, "malt::signature_mismatch", message);
-    }
-    // A host that declared a void result does not want the value, whatever it is.
-    job.send_value = (job.request.header.flags & flag_send_value) && !result.empty();
   } catch (const std::exception& e) {
     job.fail(errc::bad_request, "malt::bad_request", std::string("malformed ") + e.what());
   }
 }
-}  // namespace
 
-void worker_session::dispatch(frame&& f) {
-  auto job = std::make_shared<call_job>();
-  job->request = std::move(f);
-  job->reply_expected = job->request.header.type == frame_type::call;
-  job->reply.bytes.resize(frame_header_size);
-  const auto id = job->request.header.call_id;
-  admit(*job);
+void worker_session::dispatch(frame& f) {
+  call_job* job = take_job();
+  job->reset();
+  job->id = f.header.call_id;
+  job->reply_expected = f.header.type == frame_type::call;
+  admit(*job, f);
   if (job->failed) return finish(job, false);
-  if (job->reply_expected) {
-    std::lock_guard lock(running_m_);
-    running_.emplace(id, job);
-  }
-  if (job->function->run_sync) {
-    if (!pool_.post([self = shared_from_this(), job] { self->run_sync(job); })) {
-      job->fail(errc::remote_exception, "std::system_error",
-                "no thread could start to run '" + job->function->name + "': " + std::strerror(EAGAIN) +
-                    " (the worker is at its processes limit, worker_options::limits.processes)");
-      finish(job, false);
+  const bool on_pool = !job->function->run_async && job->function->where == run_on::pool;
+  if (job->reply_expected && (on_pool || job->function->run_async)) {
+    auto link = [job](call_job*& head) {
+      job->next = head;
+      job->prev = nullptr;
+      if (head) head->prev = job;
+      head = job;
+      job->listed = true;
+    };
+    job->listed_on_pool = on_pool;
+    if (on_pool) {
+      std::lock_guard lock(pool_m_);
+      link(running_on_pool_);
+    } else {
+      link(running_here_);
     }
+  }
+  if (job->function->run_async) return run_on_runner(job);
+  if (!on_pool) {
+    job->context.watch_signals(job->id);  // no interrupt frame is read while it runs
+    run_sync(*job);
+    return finish(job, false);
+  }
+  job->session = shared_from_this();
+  const bool posted = pool_.post([job] {
+    auto& session = *job->session;
+    session.run_sync(*job);
+    // Alone, the call answers from this thread, without waking the I/O thread. In a burst,
+    // replies go through the I/O thread, which sends those that finished meanwhile together.
+    if (session.pool_.has_waiting_jobs())
+      asio::post(session.ex_, [job] { job->session->finish(job, false); });
+    else
+      session.finish(job, true);
+  });
+  if (!posted) {
+    job->fail(errc::remote_exception, "std::system_error",
+              "no thread could start to run '" + job->function->name + "': " + std::strerror(EAGAIN) +
+                  " (the worker is at its processes limit, worker_options::limits.processes)");
+    finish(job, false);
+  }
+}
+
+void worker_session::run_on_runner(call_job* job) {
+  if (!idle_runners_.empty()) {
+    job_runner* r = idle_runners_.back();
+    idle_runners_.pop_back();
+    job->runner = r;
+    // Resumed here: the call runs until it first waits, then the next frame is read.
+    auto resume = std::move(*r->waiting);
+    r->waiting.reset();
+    std::move(resume)(job);
     return;
   }
-  asio::co_spawn(ex_, [self = shared_from_this(), job]() -> asio::awaitable<void> {
+  runners_.push_back(std::make_unique<job_runner>());
+  job_runner* r = runners_.back().get();
+  job->runner = r;
+  asio::co_spawn(ex_, runner_loop(shared_from_this(), r, job), asio::bind_cancellation_slot(r->cancel.slot(), asio::detached));
+}
+
+asio::awaitable<void> worker_session::runner_loop(std::shared_ptr<worker_session> self, job_runner* r, call_job* job) {
+  while (job) {
     std::exception_ptr failed;
     try {
-      make_current(self->evaluator_.get(), &job->context, job->request.header.call_id);  // for the built-in Lua functions
+      make_current(self->evaluator_.get(), &job->context, job->id);  // for the built-in Lua functions
       if (job->batch)
         co_await run_batch_async(*job);
       else
@@ -241,56 +385,64 @@ void worker_session::dispatch(frame&& f) {
     }
     if (failed) job->fail(report_failure(job->context, failed));
     self->finish(job, false);
-  }, asio::bind_cancellation_slot(job->cancel.slot(), asio::detached));
+    if (self->exiting_) co_return;
+    co_await asio::this_coro::reset_cancellation_state();  // an interrupt was for the call that ended
+    self->idle_runners_.push_back(r);
+    job = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(call_job*)>(
+        [r](auto handler) { r->waiting.emplace(std::move(handler)); }, asio::use_awaitable);
+  }
 }
 
 void worker_session::interrupt(std::uint64_t id) {
-  std::vector<std::shared_ptr<call_job>> targets;
+  // Runners run on this thread only: theirs are cancelled once the lock is down, as a
+  // cancellation may end a call at once.
   {
-    std::lock_guard lock(running_m_);
-    if (id == 0) {
-      for (auto& [_, job] : running_) targets.push_back(job);
-    } else if (auto it = running_.find(id); it != running_.end()) {
-      targets.push_back(it->second);
-    }
+    std::lock_guard lock(pool_m_);  // a job is not recycled while it is interrupted
+    for (call_job* job = running_on_pool_; job; job = job->next)
+      if (id == 0 || job->id == id) job->context.interrupt();
   }
-  for (auto& job : targets) {  // a call that ends meanwhile ignores its interrupt
-    job->context.interrupt();
-    if (job->function->run_async) job->cancel.emit(asio::cancellation_type::terminal);
+  std::vector<job_runner*> runners;
+  for (call_job* job = running_here_; job; job = job->next)
+    if (id == 0 || job->id == id) {
+      job->context.interrupt();
+      runners.push_back(job->runner);
+    }
+  for (auto* r : runners) r->cancel.emit(asio::cancellation_type::terminal);
+}
+
+void worker_session::run_sync(call_job& job) {
+  current_call scope(job.context);
+  if (job.batch) {
+    run_batch_sync(job);
+  } else if (auto failure = run_guarded(job.context, [&] {
+               job.function->run_sync(job.function->function, job.args, job.send_value, job.reply);
+             })) {
+    job.fail(std::move(*failure));
   }
 }
 
-void worker_session::run_sync(const std::shared_ptr<call_job>& job) {
-  {
-    current_call scope(job->context);
-    if (job->batch) {
-      run_batch_sync(*job);
-    } else if (auto failure = run_guarded(job->context, [&] {
-                 job->function->run_sync(job->function->function, job->args, job->send_value, job->reply);
-               })) {
-      job->fail(std::move(*failure));
+void worker_session::finish(call_job* job, bool on_pool_thread) {
+  auto session = std::move(job->session);  // recycling the job must not end the session under it
+  if (job->listed) {
+    auto unlink = [job](call_job*& head) {
+      if (job->prev) job->prev->next = job->next;
+      if (job->next) job->next->prev = job->prev;
+      if (head == job) head = job->next;
+      job->prev = job->next = nullptr;
+      job->listed = false;
+    };
+    if (job->listed_on_pool) {
+      std::lock_guard lock(pool_m_);
+      unlink(running_on_pool_);
+    } else {
+      unlink(running_here_);
     }
   }
-  // Alone, the call answers from this thread, without waking the I/O thread. In a burst,
-  // replies go through the I/O thread, which sends those that finished meanwhile together.
-  if (pool_.has_waiting_jobs())
-    asio::post(ex_, [self = shared_from_this(), job] { self->finish(job, false); });
-  else
-    finish(job, true);
-}
-
-void worker_session::finish(const std::shared_ptr<call_job>& job, bool on_pool_thread) {
-  const auto id = job->request.header.call_id;
-  {
-    std::lock_guard lock(running_m_);
-    running_.erase(id);
-  }
-  conn_->spare().give(std::move(job->request.payload));  // the call is over with its arguments
   if (!job->reply_expected) {
-    if (job->failed && !job->context.interrupted)
+    if (job->failed && !job->context.is_interrupted())
       std::fprintf(stderr, "malt worker: remote_do failed: %s: %s\n", job->failure.type.c_str(),
                    job->failure.message.c_str());
-    return;
+    return recycle(job, on_pool_thread);
   }
   if (!job->failed) {
     const std::size_t size = job->reply.payload_size();
@@ -299,19 +451,28 @@ void worker_session::finish(const std::shared_ptr<call_job>& job, bool on_pool_t
                 "the result is " + std::to_string(size) + " bytes, over the limit of " +
                     std::to_string(conn_->max_frame_size()) + " bytes (worker_options::max_frame_size)");
     else
-      write_header(job->reply, frame_type::result, 0, id);
+      write_header(job->reply, frame_type::result, 0, job->id);
   }
   if (job->failed) job->write_failure(conn_->max_frame_size());
   if (on_pool_thread)
-    conn_->send_at_once(std::move(job->reply));
+    conn_->send_at_once(job->reply);
+  else if (in_read_)
+    replies_.append(std::move(job->reply));
   else
-    conn_->send(std::move(job->reply));
+    conn_->send_with([&](write_batch& b) { b.append(std::move(job->reply)); });
+  recycle(job, on_pool_thread);
 }
 
 void worker_session::exit(int code) {
   if (exiting_) return;
   exiting_ = true;
   interrupt(0);  // an in-process worker's evals would otherwise run on in the host
+  // Runners waiting for a call end; those running one end when it does.
+  for (auto* r : std::exchange(idle_runners_, {})) {
+    auto resume = std::move(*r->waiting);
+    r->waiting.reset();
+    std::move(resume)(nullptr);
+  }
   on_exit_(*this, code);
 }
 

@@ -1,29 +1,35 @@
 #ifndef MALT_SRC_SERVE_WORKER_SESSION_HPP
 #define MALT_SRC_SERVE_WORKER_SESSION_HPP
 
-// The worker's side of the connection: it answers the handshake, looks each call up in
-// the registry, checks its signature, runs it (synchronous functions on the thread pool,
-// coroutines on the io_context) and sends exactly one reply per call. It reads on, whatever
-// the calls do, so the host can always reach it.
+// The worker's side of the connection: it answers the handshake, looks each function up in
+// the registry once (the first call of it names it; later calls name its id), checks its
+// signature, runs each call (synchronous functions on the thread pool unless registered
+// inline, coroutines on the io_context) and sends exactly one reply per call. It reads on,
+// whatever the calls do, so the host can always reach it. Calls' records and the
+// coroutines that run coroutine functions are reused: a steady stream of calls allocates
+// nothing.
 
+#include "protocol/messages.hpp"
 #include "serve/call_context.hpp"
-#include "transport/connection.hpp"
 #include "serve/thread_pool.hpp"
+#include "transport/connection.hpp"
 
 #include "lua/evaluator.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include <functional>
+#include <malt/detail/registry.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
+#include <vector>
 
 namespace malt::detail {
 
 struct call_job;
+struct job_runner;
 
 class worker_session : public std::enable_shared_from_this<worker_session> {
  public:
@@ -32,16 +38,34 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   using exit_hook = std::function<void(worker_session&, int code)>;
   worker_session(boost::asio::any_io_executor ex, stream_socket socket, std::uint32_t max_frame_size,
                  const evaluator_settings& lua, exit_hook on_exit);
+  ~worker_session();
   void start();
   /// Stops reading and answering.
   void close() noexcept { conn_->close(); }
 
  private:
-  void on_frame(frame&& f);
-  void dispatch(frame&& f);
-  void run_sync(const std::shared_ptr<call_job>& job);
-  /// Sends the reply; on the I/O thread or the pool thread that ran the call.
-  void finish(const std::shared_ptr<call_job>& job, bool on_pool_thread);
+  /// What a function id stands for on this connection.
+  struct interned_function {
+    const function_entry* entry = nullptr;  // null: its calls fail with problem
+    bool wants_value = false;               // the host named a result type
+    failure_report problem;
+  };
+
+  void on_frame(frame& f);
+  void dispatch(frame& f);
+  /// Reads the request, finds its function and checks the signature the host expects; a
+  /// request that fails any of these is answered with the failure and never runs.
+  void admit(call_job& job, frame& f);
+  void define(const call_message& request);
+  void run_sync(call_job& job);
+  void run_on_runner(call_job* job);
+  static boost::asio::awaitable<void> runner_loop(std::shared_ptr<worker_session> self, job_runner* r, call_job* job);
+  /// Sends the reply and recycles the job; on the I/O thread or the pool thread that ran the call.
+  void finish(call_job* job, bool on_pool_thread);
+  call_job* take_job();
+  void recycle(call_job* job, bool on_pool_thread) noexcept;
+  /// Replies sent on the I/O thread while a read's frames are handled go out together.
+  void end_of_read();
   void interrupt(std::uint64_t id);
   void exit(int code);
 
@@ -50,8 +74,19 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   std::shared_ptr<evaluator> evaluator_;
   std::shared_ptr<connection> conn_;
   thread_pool pool_;
-  std::mutex running_m_;  // pool threads finish calls too
-  std::unordered_map<std::uint64_t, std::shared_ptr<call_job>> running_;  // by call id
+  std::vector<interned_function> functions_;  // by id - 1; the I/O thread's
+  std::vector<std::unique_ptr<job_runner>> runners_;  // the I/O thread's
+  std::vector<job_runner*> idle_runners_;
+  // Jobs, and the running ones by thread, for interrupts by id (a call run inline cannot
+  // see an interrupt frame): those of the I/O thread need no lock.
+  std::vector<std::unique_ptr<call_job>> jobs_;  // every job, free or not; the I/O thread's
+  std::vector<call_job*> free_jobs_;             // the I/O thread's
+  call_job* running_here_ = nullptr;             // coroutine functions' calls
+  std::mutex pool_m_;                            // guards the two below
+  std::vector<call_job*> returned_jobs_;         // recycled by pool threads
+  call_job* running_on_pool_ = nullptr;
+  write_batch replies_;  // sent on the I/O thread during a read
+  bool in_read_ = false;
   bool greeted_ = false;
   bool exiting_ = false;
 };

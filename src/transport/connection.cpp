@@ -14,47 +14,32 @@ namespace asio = boost::asio;
 connection::connection(stream_socket socket, std::uint32_t max_frame_size)
     : socket_(std::move(socket)), max_(max_frame_size) {}
 
-void connection::send(outgoing_frame frame) {
-  std::lock_guard lock(m_);
-  queue(std::move(frame));
-}
-
-void connection::send(std::vector<outgoing_frame>& batch) {
-  std::lock_guard lock(m_);
-  for (auto& f : batch) queue_.push_back({std::move(f), 0});
-  batch.clear();
-  if (!writing_ && !queue_.empty()) {
-    writing_ = true;
-    start_write();
-  }
-}
-
-void connection::queue(outgoing_frame frame) {
-  queue_.push_back({std::move(frame), 0});
-  if (!writing_) {
-    writing_ = true;
-    start_write();
-  }
-}
-
-void connection::send_at_once(outgoing_frame frame) {
+void connection::send_at_once(outgoing_frame& frame) {
   std::unique_lock lock(m_);
   if (!open_) return;  // the reader has seen or will see the end
-  std::size_t sent = 0;
-  if (!writing_) {
-    sent = write_now(frame);
-    if (sent == frame.bytes.size() + frame.tail.size()) {
-      lock.unlock();
-      spare_.give(std::move(frame.bytes));
-      return;
+  const bool idle = !writing_ && filling_.empty();
+  if (idle) {
+    const std::size_t sent = write_now(frame);
+    if (sent == frame.bytes.size() + frame.tail.size()) return;
+    // The socket is full (or failed): the rest goes from the I/O thread, when it can.
+    const std::size_t from_bytes = std::min(sent, frame.bytes.size());
+    filling_.append(std::span<const char>(frame.bytes).subspan(from_bytes));
+    const std::size_t from_tail = sent - from_bytes;
+    if (from_tail < frame.tail.size()) {
+      outgoing_frame rest{{}, frame.tail.subspan(from_tail), std::move(frame.owner)};
+      filling_.append(std::move(rest));
     }
+  } else {
+    outgoing_frame copy{{}, frame.tail, frame.owner};
+    filling_.append(std::span<const char>(frame.bytes));
+    if (!copy.tail.empty()) filling_.append(std::move(copy));
   }
-  queue_.push_back({std::move(frame), sent});
-  if (!writing_) {  // the socket is full (or failed): the I/O thread waits until it can write
+  if (!writing_ && !reading_) {  // the I/O thread starts the write; a reader starts it when its read is done
     writing_ = true;
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       std::lock_guard lock(self->m_);
-      self->start_write();
+      self->writing_ = false;
+      if (!self->filling_.empty()) self->start_write();
     });
   }
 }
@@ -71,21 +56,18 @@ std::size_t connection::write_now(const outgoing_frame& frame) noexcept {
 
 void connection::start_write() {
   if (!open_) {
-    queue_.clear();
+    filling_.clear();
     writing_ = false;
     return;
   }
-  in_flight_ = queue_.size();
+  writing_ = true;
+  std::swap(filling_, being_written_);
   buffers_.clear();
-  for (const auto& q : queue_) {
-    std::size_t skip = q.sent;
-    for (auto part : {asio::buffer(q.frame.bytes), asio::buffer(q.frame.tail)}) {
-      if (part.size() > skip) buffers_.push_back(part + skip);
-      skip -= std::min(skip, part.size());
-    }
-  }
-  // Asio tries a reactive socket's write at once, so the first frame usually leaves here.
-  asio::async_write(socket_, buffers_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+  being_written_.gather(buffers_, [](const char* p, std::size_t n) { return asio::const_buffer(p, n); });
+  // Asio tries a reactive socket's write at once, so the batch usually leaves here. The
+  // operation keeps a copy of the buffer sequence: a span's costs nothing.
+  asio::async_write(socket_, std::span<const asio::const_buffer>(buffers_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
     self->on_write_done(ec);
   });
 }
@@ -93,27 +75,26 @@ void connection::start_write() {
 void connection::on_write_done(boost::system::error_code ec) {
   {
     std::lock_guard lock(m_);
-    if (ec) {
-      queue_.clear();
-    } else {
-      for (std::size_t i = 0; i < in_flight_; ++i) {
-        spare_.give(std::move(queue_.front().frame.bytes));
-        queue_.pop_front();
-      }
-    }
-    in_flight_ = 0;
-    if (queue_.empty())
-      writing_ = false;
-    else
-      start_write();
+    being_written_.clear(&spare_);
+    if (ec) filling_.clear();
+    writing_ = false;
+    if (!filling_.empty() && !reading_) start_write();
   }
   if (ec) close();  // the reader sees the end and the owner fails what is pending
   if (write_end_) write_end_();
 }
 
-asio::awaitable<read_end> connection::read_frames(std::function<void(frame&&)> on_frame) {
+asio::awaitable<read_end> connection::read_frames(std::function<void(frame&)> on_frame,
+                                                 std::function<void()> on_read_end) {
   frame_decoder decoder(max_, default_staging_size, &spare_);
   frame f;
+  // What is sent while a read's frames are handled goes out in one write after them.
+  auto read_done = [&] {
+    if (on_read_end) on_read_end();
+    std::lock_guard lock(m_);
+    reading_ = false;
+    if (!writing_ && !filling_.empty()) start_write();
+  };
   for (;;) {
     auto space = decoder.prepare();
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()),
@@ -125,18 +106,25 @@ asio::awaitable<read_end> connection::read_frames(std::function<void(frame&&)> o
       co_return read_end{read_end::io_error, ec.message()};
     }
     decoder.commit(n);
+    {
+      std::lock_guard lock(m_);
+      reading_ = true;
+    }
     for (;;) {
-      switch (decoder.next(f)) {
-        case decode_status::frame: on_frame(std::move(f)); continue;
-        case decode_status::need_more: break;
-        case decode_status::too_large:
-          co_return read_end{read_end::too_large, "a frame of " + std::to_string(decoder.bad_header().payload_size) +
-                                                      " bytes is over the limit of " + std::to_string(max_)};
-        case decode_status::unknown_type:
-          co_return read_end{read_end::unknown_type,
-                             "unknown frame type " + std::to_string(int(decoder.bad_header().type))};
+      const auto status = decoder.next(f);
+      if (status == decode_status::frame) {
+        on_frame(f);
+        if (!f.owned.empty()) spare_.give(std::move(f.owned));  // unless on_frame took it
+        f.owned = {};
+        continue;
       }
-      break;
+      read_done();
+      if (status == decode_status::need_more) break;
+      if (status == decode_status::too_large)
+        co_return read_end{read_end::too_large, "a frame of " + std::to_string(decoder.bad_header().payload_size) +
+                                                    " bytes is over the limit of " + std::to_string(max_)};
+      co_return read_end{read_end::unknown_type,
+                         "unknown frame type " + std::to_string(int(decoder.bad_header().type))};
     }
   }
 }

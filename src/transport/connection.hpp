@@ -1,10 +1,13 @@
 #ifndef MALT_SRC_TRANSPORT_CONNECTION_HPP
 #define MALT_SRC_TRANSPORT_CONNECTION_HPP
 
-// One end of a host <-> worker byte stream, the same on both sides: a writer that sends a
-// frame at once when the socket is idle and otherwise queues it, sending queued frames
-// together in one gather write; and a reader loop that cuts what it reads into frames. It
-// does not know what frames mean; its owner does.
+// One end of a host <-> worker byte stream, the same on both sides: a writer that gathers
+// frames into a batch and sends it in one write, at once when the socket is idle, and a
+// reader loop that cuts what it reads into frames. While the reader hands out the frames
+// of one read, what is sent waits, and goes out in one write after them: a worker answers
+// a read's worth of requests together. Two batches take turns (one filling, one being
+// written) and keep their memory, so steady traffic allocates nothing. It does not know
+// what frames mean; its owner does.
 
 #include "protocol/frame.hpp"
 
@@ -12,7 +15,6 @@
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -33,23 +35,35 @@ class connection : public std::enable_shared_from_this<connection> {
  public:
   connection(stream_socket socket, std::uint32_t max_frame_size);
 
-  /// Queues a frame (header included), on the I/O thread. When nothing is being written the
-  /// write starts before send returns; frames queued while a write is under way go out
-  /// together next.
-  void send(outgoing_frame frame);
-  void send(std::vector<char> frame) { send(outgoing_frame{std::move(frame), {}, {}}); }
-  /// Queues every frame of batch (leaving it empty), to go out in one write.
-  void send(std::vector<outgoing_frame>& batch);
-  /// From any thread: writes the frame before returning when nothing is being written and
-  /// the socket takes it all, else queues it for the I/O thread. A worker's pool thread
-  /// answers a call this way without waking the I/O thread.
-  void send_at_once(outgoing_frame frame);
+  /// On the I/O thread: fill(batch) appends frames to the batch being filled, under the
+  /// writer's lock. Unless a write is under way or (but at_once) the reader is handing
+  /// out a read's frames, the write starts before send_with returns; otherwise the frames
+  /// go out with the next write.
+  template <class Fill>
+  void send_with(Fill&& fill, bool at_once = false) {
+    std::lock_guard lock(m_);
+    fill(filling_);
+    if (!writing_ && (!reading_ || at_once) && !filling_.empty()) start_write();
+  }
+  /// Queues a frame (header included), on the I/O thread, as send_with does.
+  void send(outgoing_frame&& frame) {
+    send_with([&](write_batch& b) { b.append(std::move(frame)); });
+  }
+  void send(std::vector<char>&& frame) { send(outgoing_frame{std::move(frame), {}, {}}); }
+  /// From any thread: writes the frame before returning when nothing is being written or
+  /// waits to be, and the socket takes it all; else queues it for the I/O thread. A
+  /// worker's pool thread answers a call this way without waking the I/O thread. The
+  /// frame's memory stays with it.
+  void send_at_once(outgoing_frame& frame);
   /// Called on the I/O thread, unlocked, each time a write has ended (also when it failed:
   /// the connection is closed then).
   void on_write_end(std::function<void()> f) { write_end_ = std::move(f); }
 
-  /// Reads and decodes frames until the stream ends, calling on_frame for each.
-  boost::asio::awaitable<read_end> read_frames(std::function<void(frame&&)> on_frame);
+  /// Reads and decodes frames until the stream ends, calling on_frame for each (its
+  /// payload is valid until on_frame returns, unless it takes the frame's owned bytes),
+  /// then on_read_end once the frames of a read are handled.
+  boost::asio::awaitable<read_end> read_frames(std::function<void(frame&)> on_frame,
+                                               std::function<void()> on_read_end = {});
 
   /// On the I/O thread.
   void close() noexcept;
@@ -60,12 +74,7 @@ class connection : public std::enable_shared_from_this<connection> {
   spare_buffer& spare() noexcept { return spare_; }
 
  private:
-  struct queued {
-    outgoing_frame frame;
-    std::size_t sent;  // bytes already written by send_at_once
-  };
   std::size_t write_now(const outgoing_frame& frame) noexcept;
-  void queue(outgoing_frame frame);  // m_ held
   void start_write();  // m_ held
   void on_write_done(boost::system::error_code ec);
 
@@ -73,9 +82,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint32_t max_;
   mutable std::mutex m_;  // guards the writer's state and the socket's closing
   bool open_ = true;
-  bool writing_ = false;  // the I/O thread writes queue_; a write is under way or posted
-  std::deque<queued> queue_;
-  std::size_t in_flight_ = 0;  // frames at the front of queue_ being written
+  bool writing_ = false;  // the I/O thread writes writing_batch_; a write is under way or posted
+  bool reading_ = false;  // the reader is handing out the frames of one read
+  write_batch filling_, being_written_;
   std::vector<boost::asio::const_buffer> buffers_;
   std::function<void()> write_end_;
   spare_buffer spare_;

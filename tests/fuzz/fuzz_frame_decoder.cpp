@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto status = decoder.next(f);
       if (status == decode_status::frame) {
         if (f.payload.size() != f.header.payload_size) __builtin_trap();
-        spare.give(std::move(f.payload));
+        spare.give(std::move(f.owned));  // a large frame's own bytes; a small one is a view
+        f.owned = {};
         continue;
       }
       if (status == decode_status::need_more) break;

@@ -100,16 +100,22 @@ BOOST_AUTO_TEST_CASE(the_safe_set_refuses_what_reaches_outside_by_name) {
   });
 }
 
+namespace {
+// Its own coroutine: g++ 12 warns falsely (-Wmismatched-new-delete) about a longer one.
+asio::awaitable<void> runs_out_of_memory_and_recovers(const malt::worker& w, const char* code) {
+  const auto e = co_await thrown<malt::error>(malt::remote_eval_wait(w, code));
+  BOOST_TEST(contains(e.what(), "not enough memory"), e.what());
+  BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "#string.rep('x', 2^20)") == 1 << 20);
+}
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(the_lua_memory_limit_fails_allocations_in_lua) {
   run([]() -> asio::awaitable<void> {
     malt::worker_options options;
     options.lua_memory_limit = 32u << 20;
     malt::worker w = co_await malt::spawn_worker(options);
-    for (const char* code : {"string.rep('x', 64 * 2^20)", "local t = {} for i = 1, 1e8 do t[i] = i end"}) {
-      const auto e = co_await thrown<malt::error>(malt::remote_eval_wait(w, code));
-      BOOST_TEST(contains(e.what(), "not enough memory"), e.what());
-      BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "#string.rep('x', 2^20)") == 1 << 20);
-    }
+    for (const char* code : {"string.rep('x', 64 * 2^20)", "local t = {} for i = 1, 1e8 do t[i] = i end"})
+      co_await runs_out_of_memory_and_recovers(w, code);
     co_await malt::stop(w);
   });
 }

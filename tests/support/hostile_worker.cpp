@@ -59,8 +59,9 @@ void write_all(const void* from, std::size_t n) {
 frame read_frame() {
   frame f;
   read_exactly(&f.header, sizeof f.header);
-  f.payload.resize(f.header.payload_size);
-  if (!f.payload.empty()) read_exactly(f.payload.data(), f.payload.size());
+  f.owned.resize(f.header.payload_size);
+  if (!f.owned.empty()) read_exactly(f.owned.data(), f.owned.size());
+  f.payload = f.owned;
   return f;
 }
 

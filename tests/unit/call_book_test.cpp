@@ -19,26 +19,43 @@ constexpr auto total = asio::cancellation_type::total;
 constexpr auto partial = asio::cancellation_type::partial;
 constexpr auto terminal = asio::cancellation_type::terminal;
 
+const call_target& square = intern_target("square", "(int)", "int");
+const call_target& cube = intern_target("cube", "(int)", "int");
+
 // The book, and what a driver would have seen of it.
 struct harness {
   call_book book;
   std::map<std::uint64_t, std::vector<call_action>> completions;  // by call id
-  std::vector<outgoing_frame> on_the_wire;
+  std::map<std::uint64_t, std::string> replies;                   // the bytes completions carried
+  std::vector<std::vector<char>> on_the_wire;                     // frames, header first
 
   explicit harness(bool escalate = false) : book(escalate) {}
 
-  std::uint64_t start(std::string_view payload = "args", bool send_value = true) {
-    std::vector<char> frame(frame_header_size);
-    frame.insert(frame.end(), payload.begin(), payload.end());
-    auto s = book.on_start(std::move(frame), send_value);
-    record(s.actions);
-    return s.id;
+  // A call whose body is payload (the batch count and arguments, as far as the book cares).
+  std::uint64_t start(std::string_view payload = "args", bool send_value = true, const call_target& t = square) {
+    const auto id = book.prepare(t);
+    book.body(id).assign(payload.begin(), payload.end());
+    record(book.on_start(id, send_value));
+    return id;
   }
   // Hands everything waiting to the transport; the write is not over yet.
   std::size_t write() {
-    const auto before = on_the_wire.size();
-    book.take_writes(on_the_wire);
-    return on_the_wire.size() - before;
+    write_batch batch;
+    book.take_writes(batch);
+    std::size_t n = 0;
+    for (std::size_t at = 0; at < batch.bytes().size(); ++n) {
+      frame_header h;
+      std::memcpy(&h, batch.bytes().data() + at, sizeof h);
+      const auto end = at + frame_header_size + h.payload_size;
+      on_the_wire.emplace_back(batch.bytes().begin() + at, batch.bytes().begin() + end);
+      at = end;
+    }
+    return n;
+  }
+  // The payload of frame i, as a call request.
+  call_message request(std::size_t i) const {
+    const auto& f = on_the_wire.at(i);
+    return decode_call_request(std::span<const char>(f).subspan(frame_header_size), header(i).flags);
   }
   call_actions written() { return record(book.on_written()); }
   std::uint64_t start_written() {
@@ -48,14 +65,18 @@ struct harness {
     return id;
   }
   call_actions reply(std::uint64_t id, frame_type type = frame_type::result, std::string_view payload = "42") {
-    return record(book.on_reply(id, type, std::vector<char>(payload.begin(), payload.end())));
+    return record(book.on_reply(id, type, std::span<const char>(payload.data(), payload.size())));
   }
   call_actions cancel(std::uint64_t id, asio::cancellation_type_t type) { return record(book.on_cancel(id, type)); }
   call_actions record(call_actions a) {
     for (auto& x : a)
-      if (x.what == call_action::complete) completions[x.id].push_back(x);
+      if (x.what == call_action::complete) {
+        replies[x.id].assign(x.reply.begin(), x.reply.end());  // the reply's bytes live only this long
+        completions[x.id].push_back(x);
+      }
     return a;
   }
+  const std::string& reply_text(std::uint64_t id) { return replies[id]; }
   const call_action& outcome(std::uint64_t id) {
     BOOST_TEST_REQUIRE(completions[id].size() == 1u);  // exactly once
     return completions[id].front();
@@ -63,7 +84,7 @@ struct harness {
   bool completed(std::uint64_t id) const { return completions.contains(id); }
   frame_header header(std::size_t i) const {
     frame_header h;
-    std::memcpy(&h, on_the_wire.at(i).bytes.data(), sizeof h);
+    std::memcpy(&h, on_the_wire.at(i).data(), sizeof h);
     return h;
   }
 };
@@ -78,8 +99,6 @@ bool has_kind(const call_actions& a, call_action::kind k) {
   return std::any_of(a.begin(), a.end(), [&](auto& x) { return x.what == k; });
 }
 
-std::string text(const std::vector<char>& v) { return {v.begin(), v.end()}; }
-
 std::vector<char> failure(malt::errc code) {
   std::vector<char> out;
   encode_failure_report(out, {code, "t", "m", ""}, 1024);
@@ -92,19 +111,25 @@ BOOST_AUTO_TEST_SUITE(call_book_lifecycle)
 
 BOOST_AUTO_TEST_CASE(a_call_is_queued_written_then_answered) {
   harness h;
-  const auto id = h.start();
+  const auto id = h.start(std::string_view("\0\0\0\0xy", 6));
   BOOST_TEST(int(h.book.state(id)) == int(call_state::queued));
   BOOST_TEST(h.write() == 1u);
   BOOST_TEST(int(h.book.state(id)) == int(call_state::written));
   BOOST_TEST(int(h.header(0).type) == int(frame_type::call));
   BOOST_TEST(h.header(0).call_id == id);
-  BOOST_TEST(h.header(0).flags == flag_send_value);
-  BOOST_TEST(h.header(0).payload_size == 4u);
+  BOOST_TEST(h.header(0).flags == (flag_send_value | flag_defines_function));  // the first call of square
+  const auto request = h.request(0);
+  BOOST_TEST(request.function_id == 1u);
+  BOOST_TEST(request.function == "square");
+  BOOST_TEST(request.parameter_types == "(int)");
+  BOOST_TEST(request.result_type == "int");
+  BOOST_TEST(request.batch_items == 0u);
+  BOOST_TEST(std::string(request.arguments.begin(), request.arguments.end()) == "xy");
   BOOST_TEST(h.written().empty());
   auto a = h.reply(id);
   BOOST_TEST(kinds(a) == std::vector{call_action::complete});
   BOOST_TEST(int(h.outcome(id).end) == int(call_end::replied));
-  BOOST_TEST(text(h.outcome(id).reply) == "42");
+  BOOST_TEST(h.reply_text(id) == "42");
   BOOST_TEST(int(h.book.state(id)) == int(call_state::done));
   BOOST_TEST(h.book.size() == 0u);
 }
@@ -113,11 +138,11 @@ BOOST_AUTO_TEST_CASE(the_first_frame_asks_for_a_write_the_rest_wait_for_the_batc
   harness h;
   auto open = h.book.on_open();
   BOOST_TEST(kinds(open) == std::vector{call_action::write});
-  auto s = h.book.on_start(std::vector<char>(frame_header_size), false);
-  BOOST_TEST(s.actions.empty());  // a write is already asked for
+  const auto first = h.book.prepare(square);
+  BOOST_TEST(h.book.on_start(first, false).empty());  // a write is already asked for
   BOOST_TEST(h.write() == 2u);    // hello and call, in one batch
   BOOST_TEST(int(h.header(0).type) == int(frame_type::hello));
-  BOOST_TEST(h.header(1).flags == flag_none);  // the value is not wanted
+  BOOST_TEST(h.header(1).flags == flag_defines_function);  // the value is not wanted
   const auto a = h.start(), b = h.start();
   BOOST_TEST(h.write() == 0u);  // one batch at a time
   BOOST_TEST(int(h.book.state(a)) == int(call_state::queued));
@@ -132,13 +157,78 @@ BOOST_AUTO_TEST_CASE(ids_are_unique_and_replies_match_by_id) {
   harness h;
   std::vector<std::uint64_t> ids;
   for (int i = 0; i < 50; ++i) ids.push_back(h.start());
-  h.book.on_start_no_reply(std::vector<char>(frame_header_size));
+  h.book.on_start_no_reply(h.book.prepare(square));
   h.write();
   for (std::size_t i = 1; i < ids.size(); ++i) BOOST_TEST(ids[i] > ids[i - 1]);
   BOOST_TEST(h.header(50).call_id > ids.back());  // a frame answered by nothing has its own id
   BOOST_TEST(int(h.header(50).type) == int(frame_type::call_no_reply));
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) h.reply(*it, frame_type::result, std::to_string(*it));
-  for (auto id : ids) BOOST_TEST(text(h.outcome(id).reply) == std::to_string(id));
+  for (auto id : ids) BOOST_TEST(h.reply_text(id) == std::to_string(id));
+}
+
+BOOST_AUTO_TEST_CASE(later_calls_of_a_function_carry_its_id_only) {
+  harness h;
+  h.start();
+  h.start();
+  h.start("args", true, cube);
+  h.start("args", false, square);
+  BOOST_TEST(h.write() == 4u);
+  BOOST_TEST(h.request(0).defines);
+  BOOST_TEST(h.request(0).function_id == 1u);
+  BOOST_TEST(!h.request(1).defines);
+  BOOST_TEST(h.header(1).flags == flag_send_value);
+  BOOST_TEST(h.request(1).function_id == 1u);
+  BOOST_TEST(h.request(1).function.empty());
+  BOOST_TEST(h.request(2).defines);
+  BOOST_TEST(h.request(2).function == "cube");
+  BOOST_TEST(h.request(2).function_id == 2u);
+  BOOST_TEST(h.request(3).function_id == 1u);
+  BOOST_TEST(h.header(3).flags == flag_none);
+  // Another connection (another book) starts afresh.
+  harness other;
+  other.start("args", true, cube);
+  other.write();
+  BOOST_TEST(other.request(0).defines);
+  BOOST_TEST(other.request(0).function_id == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_call_taken_back_before_its_write_defines_nothing) {
+  harness h;
+  h.start_written();
+  const auto withdrawn = h.start("args", true, cube);  // waits behind the batch being written
+  h.cancel(withdrawn, terminal);
+  h.written();
+  const auto next = h.start("args", true, cube);
+  BOOST_TEST(h.write() == 1u);
+  BOOST_TEST(h.header(1).call_id == next);
+  BOOST_TEST(h.request(1).defines);  // the first cube request written
+  BOOST_TEST(h.request(1).function_id == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_of_calls_all_taken_back_writes_nothing_and_blocks_nothing) {
+  harness h;
+  h.start_written();
+  const auto withdrawn = h.start();
+  h.cancel(withdrawn, total);
+  BOOST_TEST(kinds(h.written()) == std::vector{call_action::write});
+  BOOST_TEST(h.write() == 0u);  // nothing is on its way: no write end will come
+  const auto next = h.start();
+  BOOST_TEST(kinds(h.book.on_start(h.book.prepare(square), true)).empty());  // a write is asked for already
+  (void)next;
+  BOOST_TEST(h.write() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_slot_is_reused_under_a_new_id) {
+  harness h;
+  const auto first = h.start_written();
+  h.reply(first);
+  const auto second = h.start_written();
+  BOOST_TEST(call_book::slot_of(second) == call_book::slot_of(first));
+  BOOST_TEST(second != first);
+  BOOST_TEST(kinds(h.reply(first)) == std::vector{call_action::violation});  // a stale id answers nothing
+  BOOST_TEST(!h.completed(second));
+  h.reply(second);
+  BOOST_TEST(int(h.outcome(second).end) == int(call_end::replied));
 }
 
 BOOST_AUTO_TEST_CASE(room_counts_everything_not_yet_written) {

@@ -18,7 +18,8 @@ std::vector<char> make_frame(frame_type type, std::uint64_t id, std::string_view
   return f;
 }
 
-// Feeds bytes to the decoder in chunks of at most chunk bytes, collecting every frame.
+// Feeds bytes to the decoder in chunks of at most chunk bytes, collecting every frame. A
+// small frame's payload is a view of the decoder's buffer, kept here as a copy.
 std::vector<frame> feed(frame_decoder& d, const std::vector<char>& bytes, std::size_t chunk) {
   std::vector<frame> out;
   std::size_t at = 0;
@@ -29,7 +30,13 @@ std::vector<frame> feed(frame_decoder& d, const std::vector<char>& bytes, std::s
     std::memcpy(space.data(), bytes.data() + at, n);
     d.commit(n);
     at += n;
-    while (d.next(f) == decode_status::frame) out.push_back(std::move(f));
+    while (d.next(f) == decode_status::frame) {
+      frame& kept = out.emplace_back();
+      kept.header = f.header;
+      kept.owned = f.owned.empty() ? std::vector<char>(f.payload.begin(), f.payload.end()) : std::move(f.owned);
+      kept.payload = kept.owned;
+      f.owned = {};
+    }
   }
   return out;
 }
@@ -91,7 +98,7 @@ BOOST_AUTO_TEST_CASE(a_large_frame_is_read_into_the_spare_buffer_when_it_fits) {
   BOOST_TEST(std::string(frames[0].payload.begin(), frames[0].payload.end()) == big);
 
   // A spare too small for the next frame is not grown (that would copy its old bytes).
-  spare.give(std::move(frames[0].payload));
+  spare.give(std::move(frames[0].owned));
   const std::string bigger(300'000, 'c');
   frames = feed(d, make_frame(frame_type::result, 8, bigger), 5000);
   BOOST_TEST_REQUIRE(frames.size() == 1u);

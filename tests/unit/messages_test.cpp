@@ -21,10 +21,12 @@ std::span<const char> payload_of(const std::vector<char>& frame) {
   return {frame.data() + frame_header_size, frame.size() - frame_header_size};
 }
 
+// The first request of a function on a connection: it defines id 1.
 std::vector<char> call_payload(std::string_view function, std::string_view parameters, std::string_view result,
                                std::string_view arguments) {
   std::vector<char> p;
-  encode_call_head(p, function, parameters, result);
+  write_call_head(p, 1, &intern_target(function, parameters, result));
+  p.resize(p.size() + call_body_head);  // not a batch
   p.insert(p.end(), arguments.begin(), arguments.end());
   return p;
 }
@@ -85,43 +87,61 @@ BOOST_AUTO_TEST_CASE(a_damaged_hello_is_a_mismatch_that_says_what_is_wrong) {
 
 BOOST_AUTO_TEST_CASE(a_call_request_round_trips) {
   const auto p = call_payload("add", "(int,int)", "int", "ARGS");
-  const auto r = decode_call_request(p);
+  const auto r = decode_call_request(p, flag_defines_function);
+  BOOST_TEST(r.defines);
+  BOOST_TEST(r.function_id == 1u);
   BOOST_TEST(r.function == "add");
   BOOST_TEST(r.parameter_types == "(int,int)");
   BOOST_TEST(r.result_type == "int");
   BOOST_TEST(std::string(r.arguments.data(), r.arguments.size()) == "ARGS");
   BOOST_TEST(r.batch_items == 0u);
 
-  const auto no_value = decode_call_request(call_payload("f", "()", "", ""));
+  const auto no_value = decode_call_request(call_payload("f", "()", "", ""), flag_defines_function);
   BOOST_TEST(no_value.result_type.empty());
   BOOST_TEST(no_value.arguments.empty());
+
+  // A later request of a defined function: its id, then its body.
+  std::vector<char> later;
+  write_call_head(later, 7, nullptr);
+  later.resize(later.size() + call_body_head);
+  later.push_back('A');
+  const auto by_id = decode_call_request(later, flag_send_value);
+  BOOST_TEST(!by_id.defines);
+  BOOST_TEST(by_id.function_id == 7u);
+  BOOST_TEST(by_id.function.empty());
+  BOOST_TEST(std::string(by_id.arguments.data(), by_id.arguments.size()) == "A");
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_call_request_is_refused_naming_the_field) {
   const auto p = call_payload("add", "(int,int)", "int", "");
-  const auto decode = [](std::span<const char> b) { decode_call_request(b); };
+  const auto decode = [](std::span<const char> b) { decode_call_request(b, flag_defines_function); };
   for (std::size_t cut = 0; cut < p.size(); ++cut)
     BOOST_TEST(contains(refusal(decode, std::span<const char>(p).first(cut)), "call request: "));
   BOOST_TEST(refusal(decode, p).empty());
   BOOST_TEST(refusal(decode, std::span<const char>(p).first(3)) ==
+             "call request: function id is cut short (3 of 4 bytes)");
+  BOOST_TEST(refusal(decode, std::span<const char>(p).first(7)) ==
              "call request: function name is cut short (3 of 4 bytes)");
   auto lying = p;
-  put_u32_at(lying, 4 + 3, 1000);  // the parameter types' length
+  put_u32_at(lying, 4 + 4 + 3, 1000);  // the parameter types' length
   BOOST_TEST(refusal(decode, lying) == "call request: parameter types claims 1000 bytes; 20 follow");
-  put_u32_at(lying, 0, 0xffffffffu);
+  put_u32_at(lying, 4, 0xffffffffu);
   BOOST_TEST(contains(refusal(decode, lying), "function name claims 4294967295 bytes"));
 }
 
 namespace {
 std::vector<char> batch_payload(const std::vector<std::string>& items) {
-  std::vector<char> p;
-  batch_writer batch(p, "square", "(int)", "int");
+  std::vector<char> body(call_body_head);
+  batch_writer batch(body);
   for (const auto& item : items) {
     batch.begin_item();
-    p.insert(p.end(), item.begin(), item.end());
+    body.insert(body.end(), item.begin(), item.end());
     batch.end_item();
   }
   batch.end();
+  std::vector<char> p;
+  write_call_head(p, 1, &intern_target("square", "(int)", "int"));
+  p.insert(p.end(), body.begin(), body.end());
   return p;
 }
 std::string text(std::span<const char> s) { return {s.data(), s.size()}; }
@@ -130,7 +150,7 @@ std::string text(std::span<const char> s) { return {s.data(), s.size()}; }
 BOOST_AUTO_TEST_CASE(a_batch_request_round_trips) {
   const std::vector<std::string> items{"one", "", "three"};
   const auto p = batch_payload(items);
-  const auto r = decode_call_request(p);
+  const auto r = decode_call_request(p, flag_defines_function);
   BOOST_TEST(r.function == "square");
   BOOST_TEST(r.batch_items == 3u);
   const auto parts = split_batch_items(r);
@@ -140,11 +160,11 @@ BOOST_AUTO_TEST_CASE(a_batch_request_round_trips) {
 
 BOOST_AUTO_TEST_CASE(a_damaged_batch_request_is_refused) {
   const auto p = batch_payload({"one", "two"});
-  const auto split = [](std::span<const char> b) { split_batch_items(decode_call_request(b)); };
+  const auto split = [](std::span<const char> b) { split_batch_items(decode_call_request(b, flag_defines_function)); };
   // Every cut is refused: a count with fewer items, or an item cut short.
   for (std::size_t cut = 0; cut < p.size(); ++cut)
     BOOST_TEST(!refusal(split, std::span<const char>(p).first(cut)).empty(), "cut at " << cut);
-  const std::size_t count_at = 4 + 6 + 4 + 5 + 4 + 3;  // after the three strings
+  const std::size_t count_at = 4 + 4 + 6 + 4 + 5 + 4 + 3;  // after the id and the three strings
   auto many = p;
   put_u32_at(many, count_at, 0x7fffffffu);  // more items than bytes could hold
   BOOST_TEST(contains(refusal(split, many), "items: 2147483647 claimed in"));

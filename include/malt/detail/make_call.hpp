@@ -3,14 +3,13 @@
 
 // How every call and eval form of <malt/call.hpp> and <malt/eval.hpp> becomes a request:
 // what it names (a function registered with MALT_REMOTE, or a remote<Sig>), its
-// arguments converted to the declared parameter types and encoded, and the request issued.
+// arguments converted to the declared parameter types and encoded into the call's body,
+// and the call issued.
 
 #include <malt/detail/remote_call.hpp>
 #include <malt/detail/worker_access.hpp>
 #include <malt/remote.hpp>
 
-#include <string>
-#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -23,14 +22,24 @@ struct callee;
 template <class R, class... A>
 struct callee<R(A...)> {
   using sig = signature<R(A...)>;
-  static const std::string& name(R (*f)(A...)) { return registered_name(reinterpret_cast<erased_function>(f)); }
+  static const call_target& target(R (*f)(A...)) {
+    // The registry is asked once per thread for a run of calls of one function.
+    thread_local erased_function last = nullptr;
+    thread_local const call_target* cached = nullptr;
+    const auto erased = reinterpret_cast<erased_function>(f);
+    if (erased != last) {
+      cached = &target_of(erased);
+      last = erased;
+    }
+    return *cached;
+  }
 };
 template <class R, class... A>
 struct callee<R (*)(A...)> : callee<R(A...)> {};
 template <class R, class... A>
 struct callee<remote<R(A...)>> {
   using sig = signature<R(A...)>;
-  static const std::string& name(const remote<R(A...)>& r) { return r.name(); }
+  static const call_target& target(const remote<R(A...)>& r) { return r.target(); }
 };
 
 template <class F>
@@ -38,6 +47,17 @@ using callee_of = callee<std::remove_cvref_t<F>>;
 
 template <class F>
 using result_of = typename callee_of<F>::sig::result;
+
+// About how many bytes the archive of a plain value takes; 0 when not known cheaply.
+template <class P, class A>
+std::size_t encoded_size_hint(const A& a) {
+  if constexpr (!std::is_same_v<std::remove_cvref_t<A>, P> || !is_plain_value<P>)
+    return 0;
+  else if constexpr (is_plain_number<P>)
+    return sizeof(P);
+  else
+    return sizeof(std::size_t) + a.size() * sizeof(*a.data());
+}
 
 template <class Params, class... Args, std::size_t... I>
 void encode_arguments(std::vector<char>& out, std::index_sequence<I...>, Args&&... args) {
@@ -53,23 +73,23 @@ void encode_arguments(std::vector<char>& out, std::index_sequence<I...>, Args&&.
                                   std::type_identity<std::tuple_element_t<I, Params>>{})...);
 }
 
-/// The request for f(args...) on w, issued as mode says (see issue()).
+/// The call f(args...) on w, issued as mode says (see issue()).
 template <class F, class... Args>
-std::shared_ptr<call_request> make_call(const worker& w, const F& f, call_mode mode, Args&&... args) {
+call_handle make_call(const worker& w, const F& f, call_mode mode, Args&&... args) {
   using sig = typename callee_of<F>::sig;
   using params = typename sig::params;
   static_assert(sizeof...(Args) == sig::arity, "wrong number of arguments for this remote function");
   static_assert([]<std::size_t... I>(std::index_sequence<I...>) {
     return (std::is_convertible_v<Args&&, std::tuple_element_t<I, params>> && ...);
   }(std::make_index_sequence<sizeof...(Args)>{}), "an argument does not convert to the parameter type");
-  const std::string& name = callee_of<F>::name(f);
-  const auto& impl = worker_access::impl(w);
-  std::vector<char> frame = request_buffer(*impl);
-  // A void result declared by the host accepts whatever the worker's function returns.
-  encode_call_head(frame, name, sig::parameter_types(),
-                   std::is_void_v<typename sig::result> ? std::string_view() : std::string_view(sig::result_type()));
-  encode_arguments<params>(frame, std::make_index_sequence<sizeof...(Args)>{}, std::forward<Args>(args)...);
-  return issue(impl, std::move(frame), mode, name);
+  call_handle call = prepare_call(worker_access::impl(w), callee_of<F>::target(f));
+  const std::size_t hint = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return (std::size_t(0) + ... + encoded_size_hint<std::tuple_element_t<I, params>>(args));
+  }(std::make_index_sequence<sizeof...(Args)>{});
+  if (hint >= write_batch_large_payload) reserve_body(call, hint);
+  encode_arguments<params>(call_body(call), std::make_index_sequence<sizeof...(Args)>{}, std::forward<Args>(args)...);
+  issue(call, mode);
+  return call;
 }
 
 }  // namespace malt::detail

@@ -121,8 +121,10 @@ inline bool is_worker_lost(const std::exception_ptr& e) {
 /// Starts the request of one call on its worker and completes with the raw reply.
 struct initiate_raw_call {
   template <class Handler>
-  void operator()(Handler&& handler, std::shared_ptr<call_request> request) const {
-    async_call(*request, call_completion(std::forward<Handler>(handler)));
+  void operator()(Handler&& handler, worker_impl* w, std::uint64_t id) const {
+    async_call(*w, id, [](reply_handler& to, void* h) {
+      to.emplace_raw(std::move(*static_cast<std::decay_t<Handler>*>(h)));
+    }, &handler);
   }
 };
 
@@ -146,7 +148,8 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
         range_(std::forward<Range>(range)),
         it_(range_begin(range_)),
         end_(range_end(range_)),
-        name_(callee_of<F>::name(f_)),
+        callee_(callee_of<F>::target(f_)),
+        name_(callee_.name),
         fail_fast_(fail_fast),
         output_(output),
         lanes_(target_.workers() * std::max<std::size_t>(1, chunks_in_flight)),
@@ -199,7 +202,7 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
   struct chunk {
     std::size_t first = 0;
     std::size_t count = 0;
-    std::shared_ptr<call_request> request;
+    call_handle call;
   };
 
   bool done() const { return stopping_ || it_ == end_; }
@@ -231,7 +234,7 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
       chunk c = self->take_chunk(ticket.worker());
       auto [failure, reply] = co_await asio::async_initiate<const asio::as_tuple_t<asio::use_awaitable_t<>>&,
                                                             void(std::exception_ptr, std::vector<char>)>(
-          initiate_raw_call{}, asio::as_tuple(asio::use_awaitable), c.request);
+          initiate_raw_call{}, asio::as_tuple(asio::use_awaitable), &c.call.worker(), c.call.id());
       if constexpr (requires { ticket.worker_lost(); })
         if (failure && is_worker_lost(failure)) ticket.worker_lost();  // not again, even before its exit is seen
       self->complete(c, failure, std::move(reply));
@@ -253,10 +256,9 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
 
   chunk take_chunk(const worker& w) {
     const auto& impl = worker_access::impl(w);
-    std::vector<char> frame = request_buffer(*impl);
-    const std::string_view result =
-        std::is_void_v<typename sig::result> ? std::string_view() : std::string_view(sig::result_type());
-    batch_writer batch(frame, name_, sig::parameter_types(), result);
+    call_handle call = prepare_call(impl, callee_);
+    std::vector<char>& frame = call_body(call);
+    batch_writer batch(frame);
     const std::size_t max_bytes = std::min<std::size_t>(std::size_t(1) << 20, max_frame_size(*impl) / 2);
     while (it_ != end_ && batch.items() < chunk_size_ && frame.size() < max_bytes) {
       batch.begin_item();
@@ -265,18 +267,19 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
       ++it_;
     }
     batch.end();
-    chunk c{next_, batch.items(), nullptr};
+    chunk c{next_, batch.items(), {}};
     next_ += c.count;
     if (output_ == map_output::all) results_.resize(next_);
     ++in_flight_;
-    c.request = issue(impl, std::move(frame), call_mode::fetch, name_);
+    issue(call, call_mode::fetch);
+    c.call = std::move(call);
     return c;
   }
 
   // Stores the chunk's outcomes; failing fast, throws the first failure.
   void complete(const chunk& c, std::exception_ptr failure, std::vector<char> reply) {
     --in_flight_;
-    const worker_impl& impl = *c.request->w;
+    const worker_impl& impl = c.call.worker();
     std::vector<item_reply> items;
     if (!failure) {
       try {
@@ -303,7 +306,6 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
       }
       if (r.error_ && first_failed == c.count) first_failed = i;
     }
-    recycle(*c.request->w, std::move(reply));
     if (fail_fast_ && first_failed < c.count) {
       stopping_ = true;
       const auto& failed = output_ == map_output::all ? results_[c.first + first_failed] : streamed[first_failed];
@@ -324,7 +326,8 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
   Range range_;  // a reference for an lvalue range, the range itself for an rvalue
   decltype(range_begin(std::declval<range_type&>())) it_;
   decltype(range_end(std::declval<range_type&>())) end_;
-  std::string name_;
+  const call_target& callee_;
+  const std::string& name_;
   bool fail_fast_;
   map_output output_;
   std::size_t lanes_;

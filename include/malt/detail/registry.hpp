@@ -28,11 +28,18 @@ struct bad_request : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Where a synchronous function runs in the worker.
+enum class run_on : std::uint8_t {
+  pool,       // a thread of the worker's pool, off the I/O thread (the default)
+  io_thread,  // the worker's I/O thread, without a hop (malt::run_inline)
+};
+
 struct function_entry {
   std::string name;
   std::string parameter_types;
   std::string result_type;
   erased_function function = nullptr;
+  run_on where = run_on::pool;
   // Decode the arguments, run, and append the result to the reply when send_value.
   void (*run_sync)(erased_function, std::span<const char> args, bool send_value, outgoing_frame& reply) = nullptr;
   boost::asio::awaitable<void> (*run_async)(erased_function, std::span<const char> args, bool send_value,
@@ -46,8 +53,23 @@ struct function_entry {
 void add_function(function_entry entry);
 const function_entry* find_function(std::string_view name) noexcept;
 const function_entry* find_function(erased_function f) noexcept;
-/// The name under which MALT_REMOTE registered f; throws error{not_registered}.
-const std::string& registered_name(erased_function f);
+
+/// What a call names: a function, the parameter types it is called with and the result
+/// type wanted (empty: none). One per distinct triple in the process, never freed; index
+/// numbers them from 0, for a connection's table of the functions it has named.
+struct call_target {
+  std::string name;
+  std::string parameter_types;
+  std::string result_type;
+  std::uint32_t index = 0;
+};
+
+/// The target of these three; the same object for the same three.
+const call_target& intern_target(std::string_view name, std::string_view parameter_types,
+                                 std::string_view result_type);
+/// The target of a registered function called through its pointer (its result wanted
+/// unless it is void); throws error{not_registered}.
+const call_target& target_of(erased_function f);
 
 template <class Params>
 Params decode_arguments(std::span<const char> args) {
@@ -121,10 +143,11 @@ boost::asio::awaitable<value> call_with_values_async(erased_function f, std::vec
 }
 
 template <class R, class... A>
-bool register_function(std::string name, R (*f)(A...)) {
+bool register_function(std::string name, R (*f)(A...), run_on where = run_on::pool) {
   using sig = signature<R(A...)>;
   function_entry e;
   e.name = std::move(name);
+  e.where = sig::is_coroutine ? run_on::io_thread : where;
   e.parameter_types = sig::parameter_types();
   e.result_type = sig::result_type();
   e.function = reinterpret_cast<erased_function>(f);

@@ -1,13 +1,12 @@
 #ifndef MALT_DETAIL_WIRE_HPP
 #define MALT_DETAIL_WIRE_HPP
 
-// The few wire facts the call templates need: where a frame's payload starts, how a call
-// request begins (src/protocol/messages.cpp), and what goes out with a frame.
+// The few wire facts the call templates need: where a frame's payload starts, how a call's
+// body is laid out (src/protocol/messages.hpp), and what goes out with a frame.
 
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <string_view>
 #include <vector>
 
 namespace malt::detail {
@@ -15,19 +14,20 @@ namespace malt::detail {
 /// Every frame starts with a header of this many bytes (see src/protocol/frame.hpp).
 inline constexpr std::size_t frame_header_size = 16;
 
-/// Appends a call request's head to frame: the function's name, its parameter types and
-/// the result type the caller expects (empty: none wanted); the arguments' archive follows.
-void encode_call_head(std::vector<char>& frame, std::string_view function, std::string_view parameter_types,
-                      std::string_view result_type);
+/// A payload this large goes out from where it lies rather than being copied into the
+/// write (src/protocol/frame.hpp's write_batch).
+inline constexpr std::size_t write_batch_large_payload = 64 * 1024;
+
+/// A call's body starts with this many bytes: the count of its batch's items, 0 for a
+/// single call, whose arguments' archive follows.
+inline constexpr std::size_t call_body_head = 4;
 
 /// A batch request: one frame that runs the same function on many argument lists (pmap's
-/// chunks), answered by one frame of outcomes. The head is a call head that announces its
-/// items; each item's arguments are written between begin_batch_item and end_batch_item;
-/// end_batch says how many there were.
+/// chunks), answered by one frame of outcomes. It is written into a call's body (whose
+/// head it fills in): each item's arguments between begin_item and end_item, length first.
 class batch_writer {
  public:
-  batch_writer(std::vector<char>& frame, std::string_view function, std::string_view parameter_types,
-               std::string_view result_type);
+  explicit batch_writer(std::vector<char>& body) noexcept : frame_(body) {}
   void begin_item();
   void end_item();
   std::uint32_t items() const noexcept { return items_; }
@@ -36,7 +36,6 @@ class batch_writer {
 
  private:
   std::vector<char>& frame_;
-  std::size_t count_at_;
   std::size_t item_at_ = 0;
   std::uint32_t items_ = 0;
 };

@@ -1,0 +1,224 @@
+#ifndef MALT_DETAIL_REPLY_HANDLER_HPP
+#define MALT_DETAIL_REPLY_HANDLER_HPP
+
+// The handler a call completes through, as the call driver stores it: type-erased, with
+// room for it inside the call's record, so that a handler that fits (a coroutine's, a
+// small callback) costs no allocation; a larger one is allocated with its own associated
+// allocator. Completing it turns the worker's raw reply into the caller's value and runs
+// the handler on its associated executor: at once when the reply came from the reader
+// and that executor is the one running, which spares a read's worth of replies a post
+// each; posted otherwise.
+
+#include <malt/detail/payload.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace malt::detail {
+
+class worker_impl;
+
+/// The decode_error for a result of function that did not decode.
+std::exception_ptr decode_failure(const worker_impl& w, const std::string& function, const std::exception& e);
+/// How deep the values w's replies carry may nest (worker_options::max_decode_depth).
+std::size_t max_decode_depth(const worker_impl& w) noexcept;
+
+/// What a reply is completed with, besides its bytes.
+struct reply_context {
+  const worker_impl& w;
+  const std::string& function;          // for error messages
+  const boost::asio::any_io_executor& executor;  // the worker's: the default for handlers without one
+  bool from_reader;  // the reply came from the reader, not from within an initiating function
+};
+
+template <class T>
+struct call_signature_of {
+  using type = void(std::exception_ptr, T);
+};
+template <>
+struct call_signature_of<void> {
+  using type = void(std::exception_ptr);
+};
+template <class T>
+using call_signature = typename call_signature_of<T>::type;
+
+class reply_handler {
+ public:
+  static constexpr std::size_t inline_size = 64;
+
+  reply_handler() noexcept = default;
+  reply_handler(const reply_handler&) = delete;
+  reply_handler& operator=(const reply_handler&) = delete;
+  ~reply_handler() { reset(); }
+
+  /// A handler of signature call_signature<T>, given the reply decoded as Wire (then
+  /// converted to T).
+  template <class T, class Wire, class Handler>
+  void emplace_decoding(Handler&& h) {
+    emplace<std::decay_t<Handler>, &complete_decoding<T, Wire, std::decay_t<Handler>>>(std::forward<Handler>(h));
+  }
+  /// A handler of signature void(std::exception_ptr, std::vector<char>), given the raw reply.
+  template <class Handler>
+  void emplace_raw(Handler&& h) {
+    emplace<std::decay_t<Handler>, &complete_raw<std::decay_t<Handler>>>(std::forward<Handler>(h));
+  }
+
+  explicit operator bool() const noexcept { return ops_ != nullptr; }
+  boost::asio::cancellation_slot slot() const noexcept { return ops_ ? ops_->slot(*this) : boost::asio::cancellation_slot(); }
+
+  /// Completes the handler with failure or the reply (its bytes need only live through
+  /// this call) and leaves this empty. this is not touched once the handler runs: it may
+  /// be reused by then.
+  void complete(std::exception_ptr failure, std::span<const char> reply, const reply_context& c) {
+    ops_->complete(*this, std::move(failure), reply, c);
+  }
+
+  void reset() noexcept {
+    if (ops_) ops_->destroy(*this);
+    ops_ = nullptr;
+  }
+
+ private:
+  struct operations {
+    void (*complete)(reply_handler&, std::exception_ptr, std::span<const char>, const reply_context&);
+    void (*destroy)(reply_handler&) noexcept;
+    boost::asio::cancellation_slot (*slot)(const reply_handler&) noexcept;
+  };
+
+  template <class H>
+  static constexpr bool fits = sizeof(H) <= inline_size && alignof(H) <= alignof(std::max_align_t) &&
+                               std::is_nothrow_move_constructible_v<H>;
+
+  template <class H>
+  H* get() const noexcept {
+    if constexpr (fits<H>)
+      return std::launder(reinterpret_cast<H*>(const_cast<unsigned char*>(storage_)));
+    else
+      return *reinterpret_cast<H* const*>(storage_);
+  }
+
+  template <class H>
+  static void destroy(reply_handler& self) noexcept {
+    H* h = self.get<H>();
+    if constexpr (fits<H>) {
+      h->~H();
+    } else {
+      using alloc_t = typename std::allocator_traits<boost::asio::associated_allocator_t<H>>::template rebind_alloc<H>;
+      alloc_t alloc(boost::asio::get_associated_allocator(*h));
+      std::allocator_traits<alloc_t>::destroy(alloc, h);
+      std::allocator_traits<alloc_t>::deallocate(alloc, h, 1);
+    }
+  }
+
+  template <class H>
+  static boost::asio::cancellation_slot slot_of(const reply_handler& self) noexcept {
+    return boost::asio::get_associated_cancellation_slot(*self.get<H>());
+  }
+
+  template <class H, auto Complete, class Arg>
+  void emplace(Arg&& h) {
+    reset();
+    if constexpr (fits<H>) {
+      ::new (static_cast<void*>(storage_)) H(std::forward<Arg>(h));
+    } else {
+      using alloc_t = typename std::allocator_traits<boost::asio::associated_allocator_t<H>>::template rebind_alloc<H>;
+      alloc_t alloc(boost::asio::get_associated_allocator(h));
+      H* p = std::allocator_traits<alloc_t>::allocate(alloc, 1);
+      try {
+        std::allocator_traits<alloc_t>::construct(alloc, p, std::forward<Arg>(h));
+      } catch (...) {
+        std::allocator_traits<alloc_t>::deallocate(alloc, p, 1);
+        throw;
+      }
+      *reinterpret_cast<H**>(storage_) = p;
+    }
+    static constexpr operations ops{Complete, &destroy<H>, &slot_of<H>};
+    ops_ = &ops;
+  }
+
+  // Moves the handler out and leaves this empty.
+  template <class H>
+  H take() {
+    H h(std::move(*get<H>()));
+    reset();
+    return h;
+  }
+
+  // Runs h(v...) on h's associated executor: at once if that is allowed and it is the
+  // executor running, else posted.
+  template <class H, class... V>
+  static void run(H&& h, const reply_context& c, V&&... v) {
+    namespace asio = boost::asio;
+    auto ex = asio::get_associated_executor(h, c.executor);
+    if constexpr (std::is_same_v<decltype(ex), asio::any_io_executor>) {
+      // The common case, an io_context's executor whose thread this is: what dispatch
+      // would do, without wrapping the call.
+      if (c.from_reader)
+        if (const auto* io = ex.template target<asio::io_context::executor_type>(); io && io->running_in_this_thread()) {
+          std::move(h)(std::forward<V>(v)...);
+          return;
+        }
+    }
+    auto invoke = [h = std::move(h), ... v = std::forward<V>(v)]() mutable { std::move(h)(std::move(v)...); };
+    if (c.from_reader)
+      asio::prefer(ex, asio::execution::blocking.possibly).execute(std::move(invoke));
+    else
+      asio::post(ex, std::move(invoke));
+  }
+
+  template <class T, class Wire, class H>
+  static void complete_decoding(reply_handler& self, std::exception_ptr failure, std::span<const char> reply,
+                                const reply_context& c) {
+    H h = self.take<H>();
+    if constexpr (std::is_void_v<T>) {
+      run(std::move(h), c, std::move(failure));
+    } else {
+      T result{};
+      if (!failure) {
+        try {
+          const decode_limits limits{max_decode_depth(c.w)};
+          if constexpr (std::is_same_v<T, Wire>) {
+            decode_values(reply, limits, result);
+          } else {  // e.g. an eval's malt::value, converted to what the caller asked for
+            Wire wire{};
+            decode_values(reply, limits, wire);
+            result = wire.template as<T>();
+          }
+        } catch (const std::exception& e) {
+          failure = decode_failure(c.w, c.function, e);
+        }
+      }
+      run(std::move(h), c, std::move(failure), std::move(result));
+    }
+  }
+
+  template <class H>
+  static void complete_raw(reply_handler& self, std::exception_ptr failure, std::span<const char> reply,
+                           const reply_context& c) {
+    H h = self.take<H>();
+    run(std::move(h), c, std::move(failure), std::vector<char>(reply.begin(), reply.end()));
+  }
+
+  alignas(std::max_align_t) unsigned char storage_[inline_size];
+  const operations* ops_ = nullptr;
+};
+
+}  // namespace malt::detail
+
+#endif
