@@ -50,6 +50,14 @@ bool thread_pool::has_waiting_jobs() const {
 bool thread_pool::post(std::function<void()> job) {
   lock_type lock(state_->mutex);
   state_->jobs.push_back(std::move(job));
+  if (!state_->watchdog) {  // with the first job, not in the middle of later traffic
+    try {
+      std::thread([s = state_] { watchdog(s); }).detach();
+      state_->watchdog = true;
+    } catch (const std::system_error&) {
+      // The next post tries again.
+    }
+  }
   if (state_->active == 0) {
     // None idle, the kernel refused a new one, and no thread took a job meanwhile (the
     // watchdog may start one while the lock is down): the job is still last, take it back.
@@ -57,13 +65,6 @@ bool thread_pool::post(std::function<void()> job) {
     if (start_threads(state_, 1, lock) == 0 && state_->taken == taken) {
       state_->jobs.pop_back();
       return false;
-    }
-  } else if (!state_->watchdog) {
-    try {
-      std::thread([s = state_] { watchdog(s); }).detach();
-      state_->watchdog = true;
-    } catch (const std::system_error&) {
-      // The job waits for a running thread; the next post tries again.
     }
   } else if (state_->watchdog_waiting) {
     state_->watchdog_waiting = false;
@@ -86,8 +87,7 @@ std::size_t thread_pool::start_threads(const std::shared_ptr<state>& s, std::siz
       std::thread([s] {
         lock_type l(s->mutex);
         run_jobs(s, l);
-        l.unlock();
-        idle_thread(s);
+        idle_thread(s, l);  // idle before the lock is down: a post meanwhile wakes this thread
       }).detach();
     } catch (const std::system_error&) {  // at a processes limit: the running threads take the jobs
       refused = n - i;
@@ -112,8 +112,7 @@ void thread_pool::run_jobs(const std::shared_ptr<state>& s, lock_type& lock) {
   --s->active;
 }
 
-void thread_pool::idle_thread(const std::shared_ptr<state>& s) {
-  lock_type lock(s->mutex);
+void thread_pool::idle_thread(const std::shared_ptr<state>& s, lock_type& lock) {
   for (;;) {
     ++s->idle;
     const bool started =

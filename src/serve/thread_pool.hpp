@@ -68,7 +68,7 @@ class thread_pool {
   using lock_type = std::unique_lock<std::mutex>;
   static std::size_t start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock);
   static void run_jobs(const std::shared_ptr<state>& s, lock_type& lock);
-  static void idle_thread(const std::shared_ptr<state>& s);
+  static void idle_thread(const std::shared_ptr<state>& s, lock_type& lock);
   static void watchdog(const std::shared_ptr<state>& s);
   std::shared_ptr<state> state_;
 };

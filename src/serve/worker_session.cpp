@@ -6,6 +6,7 @@
 #include <malt/detail/registry.hpp>
 #include <malt/error.hpp>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -233,6 +234,7 @@ call_job* worker_session::take_job() {
     free_jobs_.reserve(jobs_.size());
     std::lock_guard lock(pool_m_);
     returned_jobs_.reserve(jobs_.size());
+    finished_on_pool_.reserve(jobs_.size());
     return jobs_.back().get();
   }
   call_job* job = free_jobs_.back();
@@ -342,7 +344,7 @@ void worker_session::dispatch(frame& f) {
     // Alone, the call answers from this thread, without waking the I/O thread. In a burst,
     // replies go through the I/O thread, which sends those that finished meanwhile together.
     if (session.pool_.has_waiting_jobs())
-      asio::post(session.ex_, [job] { job->session->finish(job, false); });
+      session.finish_later(job);
     else
       session.finish(job, true);
   });
@@ -352,6 +354,25 @@ void worker_session::dispatch(frame& f) {
                   " (the worker is at its processes limit, worker_options::limits.processes)");
     finish(job, false);
   }
+}
+
+void worker_session::finish_later(call_job* job) {
+  {
+    std::lock_guard lock(pool_m_);
+    finished_on_pool_.push_back(job);  // has room: reserved for every job
+    if (std::exchange(finish_posted_, true)) return;
+  }
+  post_in(finish_memory_, ex_, [self = shared_from_this()] { self->finish_posted(); });
+}
+
+void worker_session::finish_posted() {
+  {
+    std::lock_guard lock(pool_m_);
+    std::swap(finishing_, finished_on_pool_);
+    finish_posted_ = false;
+  }
+  for (auto* job : finishing_) finish(job, false);
+  finishing_.clear();
 }
 
 void worker_session::run_on_runner(call_job* job) {

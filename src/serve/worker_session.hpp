@@ -13,6 +13,7 @@
 #include "serve/call_context.hpp"
 #include "serve/thread_pool.hpp"
 #include "transport/connection.hpp"
+#include "transport/handler_memory.hpp"
 
 #include "lua/evaluator.hpp"
 
@@ -66,6 +67,10 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   void recycle(call_job* job, bool on_pool_thread) noexcept;
   /// Replies sent on the I/O thread while a read's frames are handled go out together.
   void end_of_read();
+  /// From a pool thread in a burst: the I/O thread answers the call, with the others that
+  /// finish meanwhile, after one wake-up.
+  void finish_later(call_job* job);
+  void finish_posted();
   void interrupt(std::uint64_t id);
   void exit(int code);
 
@@ -85,6 +90,10 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   std::mutex pool_m_;                            // guards the two below
   std::vector<call_job*> returned_jobs_;         // recycled by pool threads
   call_job* running_on_pool_ = nullptr;
+  std::vector<call_job*> finished_on_pool_;  // to be answered by the I/O thread
+  bool finish_posted_ = false;
+  std::vector<call_job*> finishing_;  // the I/O thread's
+  handler_memory finish_memory_;      // for the one post that answers them
   write_batch replies_;  // sent on the I/O thread during a read
   bool in_read_ = false;
   bool greeted_ = false;

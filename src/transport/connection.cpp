@@ -1,6 +1,7 @@
 #include "transport/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -36,7 +37,7 @@ void connection::send_at_once(outgoing_frame& frame) {
   }
   if (!writing_ && !reading_) {  // the I/O thread starts the write; a reader starts it when its read is done
     writing_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    post_in(kick_memory_, socket_.get_executor(), [self = shared_from_this()] {
       std::lock_guard lock(self->m_);
       self->writing_ = false;
       if (!self->filling_.empty()) self->start_write();
@@ -67,9 +68,10 @@ void connection::start_write() {
   // Asio tries a reactive socket's write at once, so the batch usually leaves here. The
   // operation keeps a copy of the buffer sequence: a span's costs nothing.
   asio::async_write(socket_, std::span<const asio::const_buffer>(buffers_),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-    self->on_write_done(ec);
-  });
+                    asio::bind_allocator(handler_allocator<void>(write_memory_),
+                                         [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                           self->on_write_done(ec);
+                                         }));
 }
 
 void connection::on_write_done(boost::system::error_code ec) {
@@ -97,8 +99,9 @@ asio::awaitable<read_end> connection::read_frames(std::function<void(frame&)> on
   };
   for (;;) {
     auto space = decoder.prepare();
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()),
-                                                    asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(space.data(), space.size()),
+        asio::bind_allocator(handler_allocator<void>(read_memory_), asio::as_tuple(asio::use_awaitable)));
     if (ec) {
       if (ec == asio::error::eof)
         co_return decoder.mid_frame() ? read_end{read_end::truncated, "the stream ended inside a frame"}

@@ -10,6 +10,7 @@
 // what frames mean; its owner does.
 
 #include "protocol/frame.hpp"
+#include "transport/handler_memory.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -88,6 +89,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::vector<boost::asio::const_buffer> buffers_;
   std::function<void()> write_end_;
   spare_buffer spare_;
+  handler_memory write_memory_, read_memory_, kick_memory_;  // kick: send_at_once's post of a write
 };
 
 }  // namespace malt::detail
