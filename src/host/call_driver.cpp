@@ -106,8 +106,8 @@ void call_driver::start_no_reply(std::uint64_t id) {
 
 void call_driver::release(std::uint64_t id) noexcept {
   waiter* w = find(id);
-  if (!w) {
-    unclaimed_.erase(id);
+  if (!w) {  // over: its outcome may wait for a caller that will not come
+    if (!unclaimed_.empty()) unclaimed_.erase(id);
     return;
   }
   if (w->initiated) return;

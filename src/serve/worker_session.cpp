@@ -288,7 +288,10 @@ void worker_session::admit(call_job& job, frame& f) {
     job.function = function.entry;
     // A host that declared a void result does not want the value, whatever it is.
     job.send_value = (f.header.flags & flag_send_value) && function.wants_value;
-    if (!f.owned.empty()) {  // a large request: its bytes are the job's now
+    const bool runs_now = !job.function->run_async && job.function->where == run_on::io_thread;
+    if (runs_now) {  // done before the read buffer is reused: nothing to copy
+      job.args = request.arguments;
+    } else if (!f.owned.empty()) {  // a large request: its bytes are the job's now
       const auto offset = request.arguments.data() - f.owned.data();
       job.arguments = std::move(f.owned);
       job.args = std::span<const char>(job.arguments).subspan(static_cast<std::size_t>(offset));

@@ -85,8 +85,8 @@ MALT_REMOTE(worker_allocations);
 
 int add_on_pool(int a, int b) { return a + b; }
 MALT_REMOTE(add_on_pool);
-int add_inline(int a, int b) { return a + b; }
-MALT_REMOTE_INLINE(add_inline);
+int add_on_io_thread(int a, int b) { return a + b; }
+MALT_REMOTE_INLINE(add_on_io_thread);
 asio::awaitable<int> add_in_coroutine(int a, int b) { co_return a + b; }
 MALT_REMOTE(add_in_coroutine);
 
@@ -182,7 +182,7 @@ BOOST_AUTO_TEST_CASE(ten_thousand_calls_one_at_a_time_allocate_nothing) {
     const auto pool = co_await allocations_over(w, add_on_pool, 10'000, 1);
     BOOST_TEST(pool.host == 0);
     BOOST_TEST(pool.worker == 0);
-    const auto in = co_await allocations_over(w, add_inline, 10'000, 1);
+    const auto in = co_await allocations_over(w, add_on_io_thread, 10'000, 1);
     BOOST_TEST(in.host == 0);
     BOOST_TEST(in.worker == 0);
     const auto co = co_await allocations_over(w, add_in_coroutine, 10'000, 1);
@@ -195,7 +195,7 @@ BOOST_AUTO_TEST_CASE(ten_thousand_calls_one_at_a_time_allocate_nothing) {
 BOOST_AUTO_TEST_CASE(ten_thousand_calls_sixty_four_at_a_time_allocate_nothing) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
-    const auto in = co_await allocations_over(w, add_inline, 10'000, 64);
+    const auto in = co_await allocations_over(w, add_on_io_thread, 10'000, 64);
     BOOST_TEST(in.host == 0);
     BOOST_TEST(in.worker == 0);
     const auto co = co_await allocations_over(w, add_in_coroutine, 10'000, 64);

@@ -6,6 +6,9 @@
 
 #include <malt/builtins.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <sys/wait.h>
@@ -281,6 +284,66 @@ BOOST_AUTO_TEST_CASE(unknown_functions_and_wrong_signatures_fail_clearly) {
     // Refused before anything is sent.
     BOOST_CHECK_EXCEPTION(malt::remote_call_fetch(w, not_registered_anywhere, 1), malt::error,
                           [](const malt::error& e) { return e.code() == malt::errc::not_registered; });
+    co_await probe(w);
+    co_await malt::stop(w);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_function_is_named_once_per_connection_and_its_faults_stay_the_same) {
+  // The first call of a function carries its name and signature, later ones its id on the
+  // connection: whatever the first call met, the later ones meet again.
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    for (int i = 0; i < 3; ++i) {
+      {
+        const auto e = co_await thrown<malt::remote_exception>(
+            malt::remote_call_fetch(w, malt::remote<int(int)>{"no_such_function"}, 1));
+        BOOST_TEST(e.code() == malt::errc::unknown_function);
+        BOOST_TEST(e.message().find("no_such_function") != std::string::npos);
+      }
+      {
+        const auto e = co_await thrown<malt::remote_exception>(
+            malt::remote_call_fetch(w, malt::remote<int(double, int)>{"add"}, 1.5, 1));
+        BOOST_TEST(e.code() == malt::errc::signature_mismatch);
+        BOOST_TEST(e.message().find("int(double, int)") != std::string::npos);
+      }
+      BOOST_TEST(co_await malt::remote_call_fetch(w, add, i, 1) == i + 1);
+      // The same function with no value wanted is a call target of its own.
+      co_await malt::remote_call_wait(w, malt::remote<void(int, int)>{"add"}, i, 1);
+      BOOST_TEST(co_await malt::remote_call_fetch(w, malt::remote<int(int, int)>{" ::add "}, i, 2) == i + 2);
+    }
+    // A call taken back before it was written names nothing: the next one names it.
+    {
+      asio::cancellation_signal signal;
+      auto op = malt::remote_call_fetch(w, get_x);
+      std::move(op)(asio::bind_cancellation_slot(signal.slot(), [](std::exception_ptr, int) {}));
+      signal.emit(asio::cancellation_type::terminal);
+    }
+    co_await malt::remote_call_wait(w, set_x, 5);
+    BOOST_TEST(co_await malt::remote_call_fetch(w, get_x) == 5);
+    co_await malt::stop(w);
+    // A new worker, a new connection: every function is named again.
+    malt::worker again = co_await malt::spawn_worker();
+    BOOST_TEST(co_await malt::remote_call_fetch(again, add, 2, 2) == 4);
+    co_await malt::stop(again);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(inline_functions_run_on_the_io_thread_and_fail_as_any_other) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    BOOST_TEST(co_await malt::remote_call_fetch(w, add_inline, 20, 22) == 42);
+    {
+      const auto e = co_await thrown<malt::remote_exception>(malt::remote_call_fetch(w, checked_sqrt_inline, -1.0));
+      BOOST_TEST(e.type_name() == "std::domain_error");
+      BOOST_TEST(e.message().find("checked_sqrt of a negative number") != std::string::npos);
+    }
+    BOOST_TEST(co_await malt::remote_call_fetch(w, checked_sqrt_inline, 4.0) == 4.0);  // the worker answers the next call
+    // Many at once, mixed with calls on the pool and coroutines: each gets its own answer.
+    std::vector<malt::task<int>> tasks;
+    for (int i = 0; i < 200; ++i)
+      tasks.push_back(i % 2 ? malt::remote_call(w, add_inline, i, 1) : malt::remote_call(w, add, i, 1));
+    for (int i = 0; i < 200; ++i) BOOST_TEST(co_await std::move(tasks[i]) == i + 1);
     co_await probe(w);
     co_await malt::stop(w);
   });

@@ -89,6 +89,11 @@ BOOST_AUTO_TEST_CASE(single_interrupts_end_sleeping_and_cooperative_calls) {
         {"coroutine sleep", [](const malt::worker& w) { return malt::remote_call_wait(w, echo_after_ms, 0, call_ms); }},
         {"synchronous sleep", [](const malt::worker& w) { return malt::remote_call_wait(w, interruptible_sleep_ms, call_ms); }},
         {"cooperative CPU-bound", [](const malt::worker& w) { return malt::remote_call_wait(w, spin_for_ms, call_ms); }},
+        // On the I/O thread, which reads no interrupt frame meanwhile: the signal reaches it.
+        {"inline synchronous sleep",
+         [](const malt::worker& w) { return malt::remote_call_wait(w, interruptible_sleep_ms_inline, call_ms); }},
+        {"inline cooperative CPU-bound",
+         [](const malt::worker& w) { return malt::remote_call_wait(w, spin_for_ms_inline, call_ms); }},
     };
     for (int round = 0; round < 2; ++round)  // twice, "because interrupts should be reliable"
       for (const auto& k : kinds) {

@@ -256,6 +256,12 @@ MALT_REMOTE(scaled);
 MALT_REMOTE(spin_forever);
 MALT_REMOTE(interruptible_sleep_ms);
 MALT_REMOTE(spin_for_ms);
+// The same, run on the worker's I/O thread.
+[[maybe_unused]] static const bool inline_registrations =
+    malt::register_remote("spin_for_ms_inline", &spin_for_ms, malt::run_inline) &&
+    malt::register_remote("interruptible_sleep_ms_inline", &interruptible_sleep_ms, malt::run_inline) &&
+    malt::register_remote("checked_sqrt_inline", &checked_sqrt, malt::run_inline) &&
+    malt::register_remote("add_inline", &add, malt::run_inline);
 MALT_REMOTE(echo_after_ms);
 MALT_REMOTE(block_io_thread);
 MALT_REMOTE(nested_add);

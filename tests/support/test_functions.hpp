@@ -76,6 +76,12 @@ struct percent {
 percent make_percent(int v);   // no check: may return an undecodable value
 int percent_value(percent p);
 
+// Functions above registered again to run inline, on the worker's I/O thread.
+inline const malt::remote<double(int)> spin_for_ms_inline{"spin_for_ms_inline"};
+inline const malt::remote<void(int)> interruptible_sleep_ms_inline{"interruptible_sleep_ms_inline"};
+inline const malt::remote<double(double)> checked_sqrt_inline{"checked_sqrt_inline"};
+inline const malt::remote<int(int, int)> add_inline{"add_inline"};
+
 }  // namespace malt_test
 
 #endif
