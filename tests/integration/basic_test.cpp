@@ -258,22 +258,28 @@ BOOST_AUTO_TEST_CASE(large_values_arrive_intact_whatever_their_order_and_size) {
   });
 }
 
+namespace {
+asio::awaitable<void> unknown_and_mismatched_calls_fail_clearly(const malt::worker& w) {
+  {
+    const auto e = co_await thrown<malt::remote_exception>(
+        malt::remote_call_fetch(w, malt::remote<int(int)>{"no_such_function"}, 1));
+    BOOST_TEST(e.code() == malt::errc::unknown_function);
+    BOOST_TEST(e.message().find("no_such_function") != std::string::npos);
+  }
+  {
+    const auto e = co_await thrown<malt::remote_exception>(
+        malt::remote_call_fetch(w, malt::remote<int(double, int)>{"add"}, 1.5, 1));
+    BOOST_TEST(e.code() == malt::errc::signature_mismatch);
+    BOOST_TEST(e.message().find("int(int, int)") != std::string::npos);
+    BOOST_TEST(e.message().find("int(double, int)") != std::string::npos);
+  }
+}
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(unknown_functions_and_wrong_signatures_fail_clearly) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
-    {
-      const auto e = co_await thrown<malt::remote_exception>(
-          malt::remote_call_fetch(w, malt::remote<int(int)>{"no_such_function"}, 1));
-      BOOST_TEST(e.code() == malt::errc::unknown_function);
-      BOOST_TEST(e.message().find("no_such_function") != std::string::npos);
-    }
-    {
-      const auto e = co_await thrown<malt::remote_exception>(
-          malt::remote_call_fetch(w, malt::remote<int(double, int)>{"add"}, 1.5, 1));
-      BOOST_TEST(e.code() == malt::errc::signature_mismatch);
-      BOOST_TEST(e.message().find("int(int, int)") != std::string::npos);
-      BOOST_TEST(e.message().find("int(double, int)") != std::string::npos);
-    }
+    co_await unknown_and_mismatched_calls_fail_clearly(w);
     {
       const auto e = co_await thrown<malt::remote_exception>(
           malt::remote_call_fetch(w, malt::remote<long(int, int)>{"add"}, 1, 1));
@@ -295,18 +301,7 @@ BOOST_AUTO_TEST_CASE(a_function_is_named_once_per_connection_and_its_faults_stay
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
     for (int i = 0; i < 3; ++i) {
-      {
-        const auto e = co_await thrown<malt::remote_exception>(
-            malt::remote_call_fetch(w, malt::remote<int(int)>{"no_such_function"}, 1));
-        BOOST_TEST(e.code() == malt::errc::unknown_function);
-        BOOST_TEST(e.message().find("no_such_function") != std::string::npos);
-      }
-      {
-        const auto e = co_await thrown<malt::remote_exception>(
-            malt::remote_call_fetch(w, malt::remote<int(double, int)>{"add"}, 1.5, 1));
-        BOOST_TEST(e.code() == malt::errc::signature_mismatch);
-        BOOST_TEST(e.message().find("int(double, int)") != std::string::npos);
-      }
+      co_await unknown_and_mismatched_calls_fail_clearly(w);
       BOOST_TEST(co_await malt::remote_call_fetch(w, add, i, 1) == i + 1);
       // The same function with no value wanted is a call target of its own.
       co_await malt::remote_call_wait(w, malt::remote<void(int, int)>{"add"}, i, 1);
