@@ -170,10 +170,12 @@ BOOST_AUTO_TEST_SUITE(steady_state)
 BOOST_AUTO_TEST_CASE(counting_sees_allocations) {
   const long before = allocations.load();
   auto* p = new int(1);
+  asm volatile("" : : "r"(p) : "memory");  // not elided
   delete p;
   void* q = std::malloc(10);
+  asm volatile("" : : "r"(q) : "memory");
   std::free(q);
-  BOOST_TEST(allocations.load() - before == (counts_malloc ? 3 : 2));  // new calls malloc
+  BOOST_TEST(allocations.load() - before == (counts_malloc ? 3 : 1));  // new calls malloc
 }
 
 namespace {
