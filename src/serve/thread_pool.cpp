@@ -42,14 +42,12 @@ thread_pool::~thread_pool() {
   state_->watch.notify_all();
 }
 
-bool thread_pool::has_waiting_jobs() const {
-  std::lock_guard lock(state_->mutex);
-  return !state_->jobs.empty();
-}
+bool thread_pool::has_waiting_jobs() const { return state_->waiting.load(std::memory_order_relaxed) != 0; }
 
 bool thread_pool::post(std::function<void()> job) {
   lock_type lock(state_->mutex);
   state_->jobs.push_back(std::move(job));
+  state_->waiting.store(state_->jobs.size(), std::memory_order_relaxed);
   if (!state_->watchdog) {  // with the first job, not in the middle of later traffic
     try {
       std::thread([s = state_] { watchdog(s); }).detach();
@@ -64,6 +62,7 @@ bool thread_pool::post(std::function<void()> job) {
     const auto taken = state_->taken;
     if (start_threads(state_, 1, lock) == 0 && state_->taken == taken) {
       state_->jobs.pop_back();
+      state_->waiting.store(state_->jobs.size(), std::memory_order_relaxed);
       return false;
     }
   } else if (state_->watchdog_waiting) {
@@ -103,6 +102,7 @@ std::size_t thread_pool::start_threads(const std::shared_ptr<state>& s, std::siz
 void thread_pool::run_jobs(const std::shared_ptr<state>& s, lock_type& lock) {
   while (!s->jobs.empty()) {
     auto job = s->jobs.pop_front();
+    s->waiting.store(s->jobs.size(), std::memory_order_relaxed);
     ++s->taken;
     lock.unlock();
     job();

@@ -10,6 +10,7 @@
 // waiting job. Threads idle for a minute end, and so do all once the pool is gone (an
 // in-process worker's pool goes with its worker; running and queued jobs finish first).
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -56,6 +57,7 @@ class thread_pool {
     std::condition_variable wake;     // idle threads wait here for a start
     std::condition_variable watch;    // the watchdog waits here while no job waits
     job_queue jobs;
+    std::atomic<std::size_t> waiting{0};  // jobs.size(), for a look without the lock
     std::size_t active = 0;           // threads running jobs or started to
     std::size_t idle = 0;             // threads waiting for a start
     std::size_t starts = 0;           // starts given to idle threads, not yet taken

@@ -242,9 +242,20 @@ call_job* worker_session::take_job() {
   return job;
 }
 
+void worker_session::unlink(call_job* job, call_job*& head) noexcept {
+  if (job->prev) job->prev->next = job->next;
+  if (job->next) job->next->prev = job->prev;
+  if (head == job) head = job->next;
+  job->prev = job->next = nullptr;
+  job->listed = false;
+}
+
 void worker_session::recycle(call_job* job, bool on_pool_thread) noexcept {
+  // The memory of a large request serves the connection's next large frame.
+  if (job->arguments.capacity() >= spare_buffer::min_capacity) conn_->spare().give(std::move(job->arguments));
   if (!on_pool_thread) return free_jobs_.push_back(job);
   std::lock_guard lock(pool_m_);
+  if (job->listed) unlink(job, running_on_pool_);
   returned_jobs_.push_back(job);
 }
 
@@ -447,19 +458,15 @@ void worker_session::run_sync(call_job& job) {
 
 void worker_session::finish(call_job* job, bool on_pool_thread) {
   auto session = std::move(job->session);  // recycling the job must not end the session under it
-  if (job->listed) {
-    auto unlink = [job](call_job*& head) {
-      if (job->prev) job->prev->next = job->next;
-      if (job->next) job->next->prev = job->prev;
-      if (head == job) head = job->next;
-      job->prev = job->next = nullptr;
-      job->listed = false;
-    };
+  // A pool thread's call leaves the list when its record is recycled, under the same lock;
+  // an interrupt meanwhile finds it answered, and does nothing.
+  const bool unlink_when_recycled = job->listed && job->listed_on_pool && on_pool_thread;
+  if (job->listed && !unlink_when_recycled) {
     if (job->listed_on_pool) {
       std::lock_guard lock(pool_m_);
-      unlink(running_on_pool_);
+      unlink(job, running_on_pool_);
     } else {
-      unlink(running_here_);
+      unlink(job, running_here_);
     }
   }
   if (!job->reply_expected) {

@@ -65,6 +65,7 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   void finish(call_job* job, bool on_pool_thread);
   call_job* take_job();
   void recycle(call_job* job, bool on_pool_thread) noexcept;
+  static void unlink(call_job* job, call_job*& head) noexcept;
   /// Replies sent on the I/O thread while a read's frames are handled go out together.
   void end_of_read();
   /// From a pool thread in a burst: the I/O thread answers the call, with the others that
