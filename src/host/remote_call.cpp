@@ -6,6 +6,8 @@
 
 #include <malt/detail/remote_call.hpp>
 
+#include <boost/asio/io_context.hpp>
+
 namespace malt::detail {
 namespace asio = boost::asio;
 
@@ -56,6 +58,11 @@ void async_call(worker_impl& w, std::uint64_t id, place_handler place, void* han
 }
 
 asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.executor(); }
+
+bool runs_in_this_thread(const asio::any_io_executor& ex) noexcept {
+  const auto* io = ex.target<asio::io_context::executor_type>();
+  return io && io->running_in_this_thread();
+}
 
 std::size_t max_decode_depth(const worker_impl& w) noexcept { return w.options().max_decode_depth; }
 

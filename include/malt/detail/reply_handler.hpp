@@ -16,7 +16,6 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/execution/blocking.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
@@ -38,6 +37,8 @@ class worker_impl;
 std::exception_ptr decode_failure(const worker_impl& w, const std::string& function, const std::exception& e);
 /// How deep the values w's replies carry may nest (worker_options::max_decode_depth).
 std::size_t max_decode_depth(const worker_impl& w) noexcept;
+/// Whether ex is an io_context's executor and this thread runs that io_context.
+bool runs_in_this_thread(const boost::asio::any_io_executor& ex) noexcept;
 
 /// What a reply is completed with, besides its bytes.
 struct reply_context {
@@ -169,11 +170,10 @@ class reply_handler {
     if constexpr (std::is_same_v<decltype(ex), asio::any_io_executor>) {
       // The common case, an io_context's executor whose thread this is: what dispatch
       // would do, without wrapping the call.
-      if (c.from_reader)
-        if (const auto* io = ex.template target<asio::io_context::executor_type>(); io && io->running_in_this_thread()) {
-          std::move(h)(std::forward<V>(v)...);
-          return;
-        }
+      if (c.from_reader && runs_in_this_thread(ex)) {
+        std::move(h)(std::forward<V>(v)...);
+        return;
+      }
     }
     auto invoke = [h = std::move(h), ... v = std::forward<V>(v)]() mutable { std::move(h)(std::move(v)...); };
     if (c.from_reader)
