@@ -130,8 +130,6 @@ class call_book {
   call_state state(std::uint64_t id) const noexcept;
   /// Calls the book still tracks (queued, written, or abandoned with a reply owed).
   std::size_t size() const noexcept { return in_flight_; }
-  /// The target of a call the book tracks (prepared included).
-  const call_target& target(std::uint64_t id) const noexcept { return *slots_[slot_of(id)].target; }
 
   /// The slot call id lives in: slots are numbered densely from 0, for a driver's own
   /// per-call records.

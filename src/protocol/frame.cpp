@@ -75,12 +75,6 @@ void write_batch::append(write_batch&& other) {
   other.parts_.clear();
 }
 
-std::size_t write_batch::size() const noexcept {
-  std::size_t n = bytes_.size();
-  for (const auto& p : parts_) n += p.view().size();
-  return n;
-}
-
 void write_batch::clear(spare_buffer* spare) noexcept {
   bytes_.clear();
   if (spare)

@@ -89,7 +89,6 @@ class write_batch {
   std::vector<char>& bytes() noexcept { return bytes_; }
 
   bool empty() const noexcept { return bytes_.empty() && parts_.empty(); }
-  std::size_t size() const noexcept;
   /// The buffers of one gather write, in order.
   template <class Buffers, class MakeBuffer>
   void gather(Buffers& out, MakeBuffer make) const {
