@@ -1,9 +1,19 @@
 #include "serve/thread_pool.hpp"
 
+#include <boost/asio/io_context.hpp>
+
 #include <algorithm>
 #include <thread>
 
 namespace malt::detail {
+
+namespace {
+// The pool whose io_context this thread runs handlers of: what they post, it runs next.
+thread_local const void* leading = nullptr;
+// After the last job, the watchdog of a lending pool looks on this many times before it
+// sleeps until the next: steady traffic never has to wake it.
+constexpr int looks_after_last_job = 100;
+}  // namespace
 
 void job_queue::push_back(std::function<void()> job) {
   if (size_ == ring_.size()) {  // full: unroll into a ring twice as large
@@ -56,6 +66,7 @@ bool thread_pool::post(std::function<void()> job) {
       // The next post tries again.
     }
   }
+  if (leading == state_.get()) return true;  // run after the handler that posted it
   if (state_->active == 0) {
     // None idle, the kernel refused a new one, and no thread took a job meanwhile (the
     // watchdog may start one while the lock is down): the job is still last, take it back.
@@ -112,31 +123,119 @@ void thread_pool::run_jobs(const std::shared_ptr<state>& s, lock_type& lock) {
   --s->active;
 }
 
-void thread_pool::idle_thread(const std::shared_ptr<state>& s, lock_type& lock) {
+void thread_pool::idle_thread(const std::shared_ptr<state>& s, lock_type& lock, bool until_io_done) {
   for (;;) {
     ++s->idle;
-    const bool started =
-        s->wake.wait_for(lock, std::chrono::minutes(1), [&] { return s->starts > 0 || s->closed; }) && s->starts > 0;
+    // The thread in run_io ends with the io_context, not with the pool.
+    auto woken = [&] { return s->starts > 0 || s->lead_wake || (s->closed && !until_io_done) || s->io_done; };
+    const bool started = until_io_done ? (s->wake.wait(lock, woken), true) : s->wake.wait_for(lock, std::chrono::minutes(1), woken);
     --s->idle;
-    if (!started) return;  // idle for a minute, or the pool is gone
+    if (started && s->lead_wake && !s->io_done) {
+      s->lead_wake = false;
+      if (s->lead == state::lead_state::vacant) {
+        s->lead = state::lead_state::held;
+        lead(s, lock);
+      }
+      continue;
+    }
+    if (!started || s->starts == 0) {
+      if (until_io_done && !s->io_done) continue;
+      return;  // idle for a minute, or the pool or its io_context is gone
+    }
     --s->starts;
     run_jobs(s, lock);
   }
 }
 
+void thread_pool::run_io(boost::asio::io_context& io) {
+  lock_type lock(state_->mutex);
+  state_->io = &io;
+  state_->lead = state::lead_state::held;
+  lead(state_, lock);
+  idle_thread(state_, lock, true);
+}
+
+// Runs handlers while it holds the lead; when they queue jobs, leaves the lead vacant, runs
+// them and takes the lead back, unless another thread took it meanwhile.
+void thread_pool::lead(const std::shared_ptr<state>& s, lock_type& lock) {
+  for (;;) {
+    lock.unlock();
+    leading = s.get();
+    std::size_t ran = 0;
+    do ran = s->io->run_one();
+    while (ran != 0 && s->waiting.load(std::memory_order_relaxed) == 0);
+    leading = nullptr;
+    lock.lock();
+    if (ran == 0) {
+      s->io_done = true;
+      s->lead = state::lead_state::none;
+      s->wake.notify_all();
+      return;
+    }
+    if (s->jobs.empty()) continue;  // other threads took them
+    s->lead = state::lead_state::vacant;
+    ++s->vacancies;
+    ++s->active;
+    if (s->watchdog_waiting) {
+      s->watchdog_waiting = false;
+      s->watch.notify_one();
+    }
+    run_jobs(s, lock);
+    if (s->lead != state::lead_state::vacant) return;  // another thread leads now
+    s->lead = state::lead_state::held;
+  }
+}
+
+// Wakes an idle thread, or starts one, to take the vacant lead.
+void thread_pool::offer_lead(const std::shared_ptr<state>& s, lock_type& lock) {
+  if (s->lead_wake) return;
+  s->lead_wake = true;
+  if (s->idle > s->starts) return s->wake.notify_all();  // the first to wake takes it
+  lock.unlock();
+  try {
+    std::thread([s] {
+      lock_type l(s->mutex);
+      idle_thread(s, l);  // takes the lead at once
+    }).detach();
+    lock.lock();
+  } catch (const std::system_error&) {  // at a processes limit: the next look tries again
+    lock.lock();
+    s->lead_wake = false;
+  }
+}
+
 void thread_pool::watchdog(const std::shared_ptr<state>& s) {
   lock_type lock(s->mutex);
+  int quiet_looks = 0;
+  std::uint64_t seen = s->vacancies;
   while (!s->closed) {
-    if (s->jobs.empty()) {
+    const bool vacant = s->lead == state::lead_state::vacant;
+    if (s->jobs.empty() && !vacant) {
+      if (s->io && quiet_looks < looks_after_last_job) {  // jobs come and go without a wake
+        s->watch.wait_for(lock, s->patience, [&] { return s->closed; });
+        quiet_looks = s->vacancies == seen ? quiet_looks + 1 : 0;
+        seen = s->vacancies;
+        continue;
+      }
+      // Woken by a post or a vacancy, which clears watchdog_waiting; it looks again then,
+      // as what woke it may be over already.
       s->watchdog_waiting = true;
-      s->watch.wait(lock, [&] { return !s->jobs.empty() || s->closed; });
+      s->watch.wait(lock);
       s->watchdog_waiting = false;
+      quiet_looks = 0;
+      seen = s->vacancies;
       continue;
     }
     const auto taken = s->taken;
+    const auto vacancy = s->vacancies;
     s->watch.wait_for(lock, s->patience, [&] { return s->closed; });
+    if (s->closed) break;
     // No job was taken for a whole look while some waited: the running ones are blocked.
-    if (!s->closed && !s->jobs.empty() && s->taken == taken) start_threads(s, s->jobs.size(), lock);
+    if (!s->jobs.empty() && s->taken == taken) start_threads(s, s->jobs.size(), lock);
+    // The thread that left the lead is still in the same run of jobs: another thread leads.
+    if (s->lead == state::lead_state::vacant && s->vacancies == vacancy) offer_lead(s, lock);
+    quiet_looks = 0;
+    seen = s->vacancies;
   }
 }
 

@@ -9,6 +9,12 @@
 // jobs wait, and if none was taken since its last look, it starts a thread for each
 // waiting job. Threads idle for a minute end, and so do all once the pool is gone (an
 // in-process worker's pool goes with its worker; running and queued jobs finish first).
+//
+// A worker process's I/O thread lends itself to the jobs its handlers queue (run_io): a
+// short call then costs no thread switch. The lead (running the io_context's handlers) is
+// left vacant while the thread runs jobs and taken back afterwards; only when the watchdog
+// finds the same vacancy for a whole look does another thread take the lead, so the worker
+// reads on while a long call runs.
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +25,10 @@
 #include <memory>
 #include <mutex>
 #include <vector>
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace malt::detail {
 
@@ -50,6 +60,9 @@ class thread_pool {
   bool post(std::function<void()> job);
   /// True when jobs wait to be taken: a burst is under way.
   bool has_waiting_jobs() const;
+  /// Runs io's handlers on this thread, and the jobs they post, until io stops (or runs
+  /// out of work); other threads take the lead while this one runs a long job. Once.
+  void run_io(boost::asio::io_context& io);
 
  private:
   struct state {  // shared with the threads, which may outlive the pool
@@ -66,11 +79,20 @@ class thread_pool {
     bool watchdog_waiting = false;    // it waits for jobs to wait
     bool closed = false;
     std::chrono::microseconds patience;
+    // run_io: the io_context and who runs its handlers.
+    enum class lead_state { none, held, vacant } lead = lead_state::none;
+    boost::asio::io_context* io = nullptr;
+    std::uint64_t vacancies = 0;  // times the lead was left: the watchdog's sign of progress
+    bool lead_wake = false;       // a thread is on its way to take the vacant lead
+    bool io_done = false;
   };
   using lock_type = std::unique_lock<std::mutex>;
   static std::size_t start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock);
   static void run_jobs(const std::shared_ptr<state>& s, lock_type& lock);
-  static void idle_thread(const std::shared_ptr<state>& s, lock_type& lock);
+  /// Until io_done, or for a minute without a job unless until_io_done.
+  static void idle_thread(const std::shared_ptr<state>& s, lock_type& lock, bool until_io_done = false);
+  static void lead(const std::shared_ptr<state>& s, lock_type& lock);
+  static void offer_lead(const std::shared_ptr<state>& s, lock_type& lock);
   static void watchdog(const std::shared_ptr<state>& s);
   std::shared_ptr<state> state_;
 };

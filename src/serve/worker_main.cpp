@@ -164,7 +164,7 @@ int worker_main(int argc, char** argv) {
       io.get_executor(), detail::stream_socket(io, boost::asio::local::stream_protocol(), args.fd), args.max_frame,
       args.lua, exit_process);
   session->start();
-  io.run();
+  session->run(io);
   std::fflush(nullptr);
   detail::flush_output(std::chrono::milliseconds(500));
   ::_exit(0);

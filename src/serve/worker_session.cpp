@@ -355,12 +355,7 @@ void worker_session::dispatch(frame& f) {
   const bool posted = pool_.post([job] {
     auto& session = *job->session;
     session.run_sync(*job);
-    // Alone, the call answers from this thread, without waking the I/O thread. In a burst,
-    // replies go through the I/O thread, which sends those that finished meanwhile together.
-    if (session.pool_.has_waiting_jobs())
-      session.finish_later(job);
-    else
-      session.finish(job, true);
+    session.finish_from_pool(job);
   });
   if (!posted) {
     job->fail(errc::remote_exception, "std::system_error",
@@ -370,11 +365,16 @@ void worker_session::dispatch(frame& f) {
   }
 }
 
-void worker_session::finish_later(call_job* job) {
+void worker_session::finish_from_pool(call_job* job) {
   {
-    std::lock_guard lock(pool_m_);
-    finished_on_pool_.push_back(job);  // has room: reserved for every job
-    if (std::exchange(finish_posted_, true)) return;
+    std::unique_lock lock(pool_m_);
+    if (finish_posted_ || pool_.has_waiting_jobs()) {
+      finished_on_pool_.push_back(job);  // has room: reserved for every job
+      if (std::exchange(finish_posted_, true)) return;
+    } else {
+      lock.unlock();
+      return finish(job, true);
+    }
   }
   post_in(finish_memory_, ex_, [self = shared_from_this()] { self->finish_posted(); });
 }
@@ -385,8 +385,10 @@ void worker_session::finish_posted() {
     std::swap(finishing_, finished_on_pool_);
     finish_posted_ = false;
   }
+  in_read_ = true;  // their replies leave in one write
   for (auto* job : finishing_) finish(job, false);
   finishing_.clear();
+  end_of_read();
 }
 
 void worker_session::run_on_runner(call_job* job) {

@@ -41,6 +41,9 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
                  const evaluator_settings& lua, exit_hook on_exit);
   ~worker_session();
   void start();
+  /// Runs io on this thread until it stops, lending the thread to synchronous calls (a
+  /// worker process; an in-process worker runs on the host's threads and uses the pool).
+  void run(boost::asio::io_context& io) { pool_.run_io(io); }
   /// Stops reading and answering.
   void close() noexcept { conn_->close(); }
 
@@ -68,9 +71,10 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   static void unlink(call_job* job, call_job*& head) noexcept;
   /// Replies sent on the I/O thread while a read's frames are handled go out together.
   void end_of_read();
-  /// From a pool thread in a burst: the I/O thread answers the call, with the others that
-  /// finish meanwhile, after one wake-up.
-  void finish_later(call_job* job);
+  /// From a pool thread: alone, the call answers from there, without waking the I/O thread.
+  /// In a burst, the I/O thread answers it with the others that finish meanwhile, in one
+  /// write after one wake-up.
+  void finish_from_pool(call_job* job);
   void finish_posted();
   void interrupt(std::uint64_t id);
   void exit(int code);

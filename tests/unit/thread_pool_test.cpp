@@ -2,6 +2,9 @@
 // holds up the others for long.
 #include "serve/thread_pool.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -81,6 +84,31 @@ BOOST_AUTO_TEST_CASE(queued_jobs_finish_after_the_pool_is_gone) {
   }
   release->count_down();
   BOOST_TEST(wait_until([&] { return *ran == 2; }));
+}
+
+// A worker process's I/O thread runs the jobs its handlers post (no thread switch for a
+// short call), and another thread takes over the handlers while a job blocks.
+BOOST_AUTO_TEST_CASE(the_io_thread_lends_itself_and_the_lead_moves_on_while_a_job_blocks) {
+  auto pool = std::make_shared<thread_pool>(2ms);
+  boost::asio::io_context io(1);
+  auto work = boost::asio::make_work_guard(io);
+  auto release = std::make_shared<std::latch>(1), later_ran = std::make_shared<std::latch>(1);
+  auto short_job_thread = std::make_shared<std::thread::id>();
+  auto handler_thread = std::make_shared<std::thread::id>();
+  std::thread io_thread([&] { pool->run_io(io); });
+  boost::asio::post(io, [=] {
+    *handler_thread = std::this_thread::get_id();
+    pool->post([=] { *short_job_thread = std::this_thread::get_id(); });
+  });
+  BOOST_TEST(wait_until([&] { return *short_job_thread != std::thread::id(); }));
+  BOOST_TEST((*short_job_thread == *handler_thread));  // ran where the handler that posted it ran
+  boost::asio::post(io, [=] { pool->post([release] { release->wait(); }); });
+  std::this_thread::sleep_for(20ms);  // the blocking job is running by now
+  boost::asio::post(io, [later_ran] { later_ran->count_down(); });
+  BOOST_TEST(wait_until([&] { return later_ran->try_wait(); }));  // handlers run meanwhile
+  release->count_down();
+  work.reset();
+  io_thread.join();  // run_io returns once the io_context has no more work
 }
 
 BOOST_AUTO_TEST_SUITE_END()
