@@ -103,7 +103,10 @@ class call_op : public boost::asio::awaitable<T> {
  private:
   call_op(detail::worker_impl& w, std::uint64_t id, detail::call_handle&& call)
       : boost::asio::awaitable<T>(boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, detail::call_signature<T>>(
-            [](auto handler, detail::call_handle call) { start(std::move(handler), call.worker(), call.id()); },
+            [](auto handler, detail::call_handle call) {
+              start(std::move(handler), call.worker(), call.id());
+              call.awaited();
+            },
             boost::asio::use_awaitable, std::move(call))),
         w_(&w),
         id_(id) {}

@@ -165,7 +165,7 @@ void call_driver::await(std::uint64_t id, place_handler place, void* handler) {
     return fail_now(place, handler, std::make_exception_ptr(std::logic_error("a malt call operation was awaited twice")));
   w->initiated = true;
   place(w->handler, handler);
-  if (book_.state(id) == call_state::prepared) {
+  if (!w->eager) {  // else started when it was issued
     try {
       owner_.check_running();
       // Awaited from a reply's completion, it goes out with the others that read starts.
@@ -214,7 +214,7 @@ void call_driver::ended() {
   graces_.clear();
 }
 
-void call_driver::perform(call_actions actions, bool from_reader) {
+void call_driver::perform(call_actions&& actions, bool from_reader) {
   for (auto& a : actions) switch (a.what) {
       case call_action::write: write(); break;
       case call_action::complete: complete(a, from_reader); break;
@@ -225,7 +225,7 @@ void call_driver::perform(call_actions actions, bool from_reader) {
         hooks_.escalated("a call ignored its interrupt for " + std::to_string(grace_of(a.id).count()) +
                          " ms (interrupt_escalation::kill)");
         break;
-      case call_action::violation: hooks_.violated(std::move(a.reason)); break;
+      case call_action::violation: hooks_.violated(std::string(a.reason)); break;
     }
 }
 

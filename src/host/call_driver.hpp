@@ -114,7 +114,7 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
 
   waiter* find(std::uint64_t id) noexcept;
   void free(waiter& w) noexcept;
-  void perform(call_actions actions, bool from_reader = false);
+  void perform(call_actions&& actions, bool from_reader = false);
   void write();
   void complete(call_action& done, bool from_reader);
   void deliver(waiter& w, std::exception_ptr failure, std::span<const char> reply, bool from_reader);

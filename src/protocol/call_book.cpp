@@ -3,6 +3,7 @@
 #include "protocol/messages.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace malt::detail {
 namespace asio = boost::asio;
@@ -12,14 +13,20 @@ bool has(asio::cancellation_type_t set, asio::cancellation_type_t t) noexcept {
   return (set & t) != asio::cancellation_type::none;
 }
 
-call_action action(call_action::kind what, std::uint64_t id = 0, std::string reason = {}) {
+call_action action(call_action::kind what, std::uint64_t id = 0) {
   call_action a;
   a.what = what;
   a.id = id;
-  a.reason = std::move(reason);
   return a;
 }
 }  // namespace
+
+call_action call_book::violation(std::uint64_t id, std::string reason) {
+  violation_ = std::move(reason);
+  call_action a = action(call_action::violation, id);
+  a.reason = violation_;
+  return a;
+}
 
 call_action call_book::completion(std::uint64_t id, call_end end, bool timed_out) {
   call_action a = action(call_action::complete, id);
@@ -168,15 +175,25 @@ void call_book::write_request(slot& c, write_batch& out) {
   std::uint32_t& fid = function_ids_[index];
   const bool defines = fid == 0;
   if (defines) fid = next_function_id_++;
+  std::uint8_t flags = defines ? flag_defines_function : flag_none;
+  if (c.kind == slot_kind::call && c.send_value) flags |= flag_send_value;
+  const auto type = c.kind == slot_kind::call ? frame_type::call : frame_type::call_no_reply;
   auto& bytes = out.bytes();
   const std::size_t at = bytes.size();
+  if (!defines && c.body.size() < write_batch::large) {  // most requests: one piece, copied once
+    const std::size_t payload = short_call_head + c.body.size();
+    bytes.resize(at + frame_header_size + payload);
+    char* p = bytes.data() + at;
+    put_header(p, payload, type, flags, c.id);
+    put_short_call_head(p + frame_header_size, fid);
+    std::memcpy(p + frame_header_size + short_call_head, c.body.data(), c.body.size());
+    c.body.clear();
+    return;
+  }
   bytes.resize(at + frame_header_size);
   write_call_head(bytes, fid, defines ? c.target : nullptr);
   const std::size_t payload = bytes.size() - at - frame_header_size + c.body.size();
-  std::uint8_t flags = defines ? flag_defines_function : flag_none;
-  if (c.kind == slot_kind::call && c.send_value) flags |= flag_send_value;
-  put_header(bytes.data() + at, payload, c.kind == slot_kind::call ? frame_type::call : frame_type::call_no_reply,
-             flags, c.id);
+  put_header(bytes.data() + at, payload, type, flags, c.id);
   out.append(std::move(c.body));
   c.body.clear();
 }
@@ -229,16 +246,14 @@ call_actions call_book::on_reply(std::uint64_t id, frame_type type, std::span<co
   slot* c = find(id);
   // A reply to a queued call would answer a request the worker has not been sent.
   if (!c || c->state == call_state::queued || c->state == call_state::prepared || c->withdrawn) {
-    out.push_back(action(call_action::violation, id,
-                          "protocol violation: a reply to call id " + std::to_string(id) +
-                             ", which was never issued or is answered already"));
+    out.push_back(violation(id, "protocol violation: a reply to call id " + std::to_string(id) +
+                                    ", which was never issued or is answered already"));
     return out;
   }
   if (type == frame_type::failure) {
     if (auto code = failure_code(payload); code && !worker_may_report(*code)) {
-      out.push_back(action(call_action::violation, id,
-                            "protocol violation: a failure report with code " + std::to_string(*code) +
-                               ", which a worker may not send"));
+      out.push_back(violation(id, "protocol violation: a failure report with code " + std::to_string(*code) +
+                                      ", which a worker may not send"));
       return out;
     }
     // A worker on its way out answers what it interrupts: those calls end as terminated.

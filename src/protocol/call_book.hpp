@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace malt::detail {
@@ -62,7 +63,7 @@ struct call_action {
   bool timed_out = false;  // the call's deadline passed before it ended
   frame_type reply_type = frame_type::result;
   std::span<const char> reply;  // valid while the event that returned it is handled
-  std::string reason;
+  std::string_view reason;      // the same
 };
 
 using call_actions = boost::container::small_vector<call_action, 2>;
@@ -161,6 +162,7 @@ class call_book {
   void interrupt(slot& c, call_actions& out);
   void arm_grace(slot& c, call_actions& out);
   static call_action completion(std::uint64_t id, call_end end, bool timed_out);
+  call_action violation(std::uint64_t id, std::string reason);
   void write_request(slot& c, write_batch& out);
 
   bool escalate_;
@@ -176,6 +178,7 @@ class call_book {
   std::size_t writing_bytes_ = 0;  // in the batch being written
   std::vector<std::uint32_t> function_ids_;  // by call_target::index; 0: not yet defined here
   std::uint32_t next_function_id_ = 1;
+  std::string violation_;  // the reason of the last violation action
 };
 
 }  // namespace malt::detail

@@ -97,6 +97,10 @@ hello_check check_hello(std::span<const char> payload) {
 
 // --- call ----------------------------------------------------------------------------
 
+void put_short_call_head(char* at, std::uint32_t function_id) noexcept {
+  std::memcpy(at, &function_id, sizeof function_id);
+}
+
 void write_call_head(std::vector<char>& out, std::uint32_t function_id, const call_target* definition) {
   byte_writer w(out);
   w.u32(function_id);

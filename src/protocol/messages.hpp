@@ -104,6 +104,10 @@ call_message decode_call_request(std::span<const char> payload, std::uint8_t fla
 /// Appends a call request's head: the function's id, and its definition for the first
 /// request of the function on the connection. The call's body follows.
 void write_call_head(std::vector<char>& out, std::uint32_t function_id, const call_target* definition);
+/// The head of a request of a function defined already on the connection: its id, in
+/// short_call_head bytes at at.
+inline constexpr std::size_t short_call_head = sizeof(std::uint32_t);
+void put_short_call_head(char* at, std::uint32_t function_id) noexcept;
 
 /// The argument archives of a batch request's items. Throws malformed_message.
 std::vector<std::span<const char>> split_batch_items(const call_message& batch);

@@ -321,7 +321,62 @@ void worker_session::admit(call_job& job, frame& f) {
   }
 }
 
+bool worker_session::answer_inline(frame& f) {
+  call_message request;
+  try {
+    request = decode_call_request(f.payload, f.header.flags);
+  } catch (const std::exception&) {
+    return false;  // the general path reports it
+  }
+  if (request.defines || request.batch_items > 0 || request.function_id == 0 || request.function_id > functions_.size())
+    return false;
+  const interned_function& function = functions_[request.function_id - 1];
+  const function_entry* entry = function.entry;
+  if (!entry || entry->run_async || entry->where != run_on::io_thread) return false;
+  const std::uint64_t id = f.header.call_id;
+  inline_context_.reset();
+  inline_context_.watch_signals(id);  // no interrupt frame is read while it runs
+  // The reply is written where it will be sent from: the batch's bytes, after a header.
+  outgoing_frame reply;
+  std::swap(reply.bytes, replies_.bytes());
+  const std::size_t at = reply.bytes.size();
+  reply.bytes.resize(at + frame_header_size);
+  std::optional<failure_report> failure;
+  {
+    current_call scope(inline_context_);
+    const bool send_value = (f.header.flags & flag_send_value) && function.wants_value;
+    failure = run_guarded(inline_context_, [&] { entry->run_sync(entry->function, request.arguments, send_value, reply); });
+  }
+  const std::size_t payload = reply.bytes.size() - at - frame_header_size + reply.tail.size();
+  if (!failure && payload > conn_->max_frame_size())
+    failure = failure_report{errc::frame_too_large, "malt::frame_too_large",
+                             "the result is " + std::to_string(payload) + " bytes, over the limit of " +
+                                 std::to_string(conn_->max_frame_size()) + " bytes (worker_options::max_frame_size)",
+                             {}};
+  if (failure) {
+    reply.bytes.resize(at);
+    std::swap(reply.bytes, replies_.bytes());
+    call_job failed;
+    failed.id = id;
+    failed.fail(std::move(*failure));
+    failed.write_failure(conn_->max_frame_size());
+    replies_.append(std::move(failed.reply));
+    return true;
+  }
+  put_header(reply.bytes.data() + at, payload, frame_type::result, 0, id);
+  std::vector<char> large;  // a large value's bytes go as a part of their own, as any reply's
+  if (reply.bytes.size() - at >= write_batch::large) {
+    large.assign(reply.bytes.begin() + static_cast<std::ptrdiff_t>(at), reply.bytes.end());
+    reply.bytes.resize(at);
+  }
+  std::swap(reply.bytes, replies_.bytes());
+  if (!large.empty()) replies_.append(std::move(large));
+  if (!reply.tail.empty()) replies_.append(outgoing_frame{{}, reply.tail, std::move(reply.owner)});
+  return true;
+}
+
 void worker_session::dispatch(frame& f) {
+  if (f.header.type == frame_type::call && answer_inline(f)) return;
   call_job* job = take_job();
   job->reset();
   job->id = f.header.call_id;

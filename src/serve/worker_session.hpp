@@ -57,6 +57,9 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
 
   void on_frame(frame& f);
   void dispatch(frame& f);
+  /// A call of an inline function already named on this connection: run at once, its reply
+  /// written straight into the read's replies, with no call record. False: the general path.
+  bool answer_inline(frame& f);
   /// Reads the request, finds its function and checks the signature the host expects; a
   /// request that fails any of these is answered with the failure and never runs.
   void admit(call_job& job, frame& f);
@@ -100,6 +103,7 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   std::vector<call_job*> finishing_;  // the I/O thread's
   handler_memory finish_memory_;      // for the one post that answers them
   write_batch replies_;  // sent on the I/O thread during a read
+  call_context inline_context_;  // of the inline call answer_inline runs
   bool in_read_ = false;
   bool greeted_ = false;
   bool exiting_ = false;

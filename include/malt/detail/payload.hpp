@@ -130,7 +130,12 @@ class plain_reader {
 /// Appends the archive of every value to out.
 template <class... T>
 void encode_values(std::vector<char>& out, const T&... values) {
-  if constexpr ((is_plain_value<T> && ...)) {
+  if constexpr ((is_plain_number<T> && ...)) {  // the common small call: one resize, no insert
+    const std::size_t at = out.size();
+    out.resize(at + (std::size_t(0) + ... + sizeof(T)));
+    char* p = out.data() + at;
+    ((std::memcpy(p, &values, sizeof(T)), p += sizeof(T)), ...);
+  } else if constexpr ((is_plain_value<T> && ...)) {
     (encode_plain(out, values), ...);
   } else {
     vector_sink sink(out);

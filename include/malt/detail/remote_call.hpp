@@ -54,6 +54,8 @@ class call_handle {
   const std::shared_ptr<worker_impl>& worker_ptr() const noexcept { return w_; }
   std::uint64_t id() const noexcept { return id_; }
   explicit operator bool() const noexcept { return id_ != 0; }
+  /// The call has been awaited: its driver owns it now, and nothing is left to release.
+  void awaited() noexcept { id_ = 0; }
 
  private:
   void release() noexcept;
