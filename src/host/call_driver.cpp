@@ -197,6 +197,7 @@ void call_driver::await(std::uint64_t id, place_handler place, void* handler) {
 
 void call_driver::on_reply(const frame& f) {
   in_read_ = true;
+  if (book_.on_plain_result(f.header.call_id, f.header.type)) return complete(f.header.call_id, nullptr, f.payload, true);
   perform(book_.on_reply(f.header.call_id, f.header.type, f.payload), true);
 }
 
@@ -274,12 +275,15 @@ std::exception_ptr call_driver::failure_of(const call_action& done) const {
 }
 
 void call_driver::complete(call_action& done, bool from_reader) {
-  waiter* w = find(done.id);
+  complete(done.id, failure_of(done), done.reply, from_reader && done.end == call_end::replied);
+}
+
+void call_driver::complete(std::uint64_t id, std::exception_ptr failure, std::span<const char> reply, bool from_reader) {
+  waiter* w = find(id);
   if (!w) return;
-  auto failure = failure_of(done);
-  if (w->handler) return deliver(*w, failure, done.reply, from_reader && done.end == call_end::replied);
+  if (w->handler) return deliver(*w, std::move(failure), reply, from_reader);
   if (!w->forgotten)  // kept until it is awaited: the reply's bytes are the read buffer's
-    unclaimed_.insert_or_assign(done.id, unclaimed{w->target, failure, {done.reply.begin(), done.reply.end()}});
+    unclaimed_.insert_or_assign(id, unclaimed{w->target, std::move(failure), {reply.begin(), reply.end()}});
   free(*w);
 }
 

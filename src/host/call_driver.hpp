@@ -117,6 +117,7 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   void perform(call_actions&& actions, bool from_reader = false);
   void write();
   void complete(call_action& done, bool from_reader);
+  void complete(std::uint64_t id, std::exception_ptr failure, std::span<const char> reply, bool from_reader);
   void deliver(waiter& w, std::exception_ptr failure, std::span<const char> reply, bool from_reader);
   void fail_now(place_handler place, void* handler, std::exception_ptr failure);
   void arm_grace(std::uint64_t id);

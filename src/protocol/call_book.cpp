@@ -270,6 +270,14 @@ call_actions call_book::on_reply(std::uint64_t id, frame_type type, std::span<co
   return out;
 }
 
+bool call_book::on_plain_result(std::uint64_t id, frame_type type) noexcept {
+  if (type != frame_type::result) return false;
+  slot* c = find(id);
+  if (!c || c->state != call_state::written || c->withdrawn || c->grace_armed) return false;
+  finish(*c);
+  return true;
+}
+
 bool call_book::withdraw(slot& c) noexcept {
   if (c.state != call_state::queued) return false;
   queued_bytes_ -= frame_header_size + c.body.size();

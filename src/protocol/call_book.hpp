@@ -117,6 +117,10 @@ class call_book {
   /// A result or failure frame for call id. Anything but an answer to a call that awaits
   /// one is a violation.
   call_actions on_reply(std::uint64_t id, frame_type type, std::span<const char> payload);
+  /// on_reply's common case, decided without building actions: a result for a written
+  /// call with nothing else pending. True: the call is done, and its caller gets the
+  /// result; false: nothing changed, and on_reply decides.
+  bool on_plain_result(std::uint64_t id, frame_type type) noexcept;
   /// The caller's cancellation slot fired (DESIGN §5).
   call_actions on_cancel(std::uint64_t id, boost::asio::cancellation_type_t type);
   /// The call's deadline passed: it is interrupted as by partial cancellation, and ends

@@ -337,7 +337,7 @@ bool worker_session::answer_inline(frame& f) {
   inline_context_.reset();
   inline_context_.watch_signals(id);  // no interrupt frame is read while it runs
   // The reply is written where it will be sent from: the batch's bytes, after a header.
-  outgoing_frame reply;
+  outgoing_frame& reply = inline_reply_;
   std::swap(reply.bytes, replies_.bytes());
   const std::size_t at = reply.bytes.size();
   reply.bytes.resize(at + frame_header_size);
@@ -355,6 +355,8 @@ bool worker_session::answer_inline(frame& f) {
                              {}};
   if (failure) {
     reply.bytes.resize(at);
+    reply.tail = {};
+    reply.owner.reset();
     std::swap(reply.bytes, replies_.bytes());
     call_job failed;
     failed.id = id;
@@ -371,7 +373,10 @@ bool worker_session::answer_inline(frame& f) {
   }
   std::swap(reply.bytes, replies_.bytes());
   if (!large.empty()) replies_.append(std::move(large));
-  if (!reply.tail.empty()) replies_.append(outgoing_frame{{}, reply.tail, std::move(reply.owner)});
+  if (!reply.tail.empty()) {
+    replies_.append(outgoing_frame{{}, reply.tail, std::move(reply.owner)});
+    reply.tail = {};
+  }
   return true;
 }
 

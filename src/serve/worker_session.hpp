@@ -104,6 +104,7 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   handler_memory finish_memory_;      // for the one post that answers them
   write_batch replies_;  // sent on the I/O thread during a read
   call_context inline_context_;  // of the inline call answer_inline runs
+  outgoing_frame inline_reply_;  // its reply; its bytes are the batch's while it runs
   bool in_read_ = false;
   bool greeted_ = false;
   bool exiting_ = false;

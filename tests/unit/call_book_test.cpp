@@ -350,6 +350,35 @@ BOOST_AUTO_TEST_CASE(a_reply_before_its_write_completes) {
   BOOST_TEST(h.book.queued_bytes() == 0u);
 }
 
+// The driver's shortcut for the common reply takes exactly the results on_reply would
+// complete with nothing else to do, and leaves every other case to on_reply untouched.
+BOOST_AUTO_TEST_CASE(a_plain_result_is_taken_only_when_nothing_else_is_pending) {
+  harness h;
+  const auto plain = h.start_written();
+  BOOST_TEST(h.book.on_plain_result(plain, frame_type::result));
+  BOOST_TEST(int(h.book.state(plain)) == int(call_state::done));
+  BOOST_TEST(!h.book.on_plain_result(plain, frame_type::result));  // answered already
+  BOOST_TEST(h.book.size() == 0u);
+
+  const auto failed = h.start_written();
+  BOOST_TEST(!h.book.on_plain_result(failed, frame_type::failure));
+  const auto queued = h.start();
+  BOOST_TEST(!h.book.on_plain_result(queued, frame_type::result));  // not sent: on_reply's violation
+  h.write();
+  h.written();
+  const auto interrupted = h.start_written();
+  h.cancel(interrupted, partial);  // its grace is armed: on_reply disarms it
+  BOOST_TEST(!h.book.on_plain_result(interrupted, frame_type::result));
+  const auto abandoned = h.start_written();
+  h.cancel(abandoned, terminal);  // its caller has gone: on_reply drops the reply
+  BOOST_TEST(!h.book.on_plain_result(abandoned, frame_type::result));
+  BOOST_TEST(h.book.size() == 4u);  // none of these was touched
+  BOOST_TEST(int(h.book.state(queued)) == int(call_state::written));
+  BOOST_TEST(has_kind(h.reply(interrupted), call_action::disarm_grace));
+  BOOST_TEST(!has_kind(h.reply(abandoned), call_action::complete));
+  BOOST_TEST(int(h.outcome(abandoned).end) == int(call_end::abandoned));  // once, by the cancel
+}
+
 BOOST_AUTO_TEST_CASE(a_reply_to_a_call_never_sent_or_answered_is_a_violation) {
   harness h;
   const auto id = h.start();

@@ -48,7 +48,9 @@ class call_handle {
     }
     return *this;
   }
-  ~call_handle() { release(); }
+  ~call_handle() {
+    if (id_ != 0) release();
+  }
 
   worker_impl& worker() const noexcept { return *w_; }
   const std::shared_ptr<worker_impl>& worker_ptr() const noexcept { return w_; }
