@@ -118,15 +118,7 @@ void frame_decoder::commit(std::size_t n) {
 }
 
 decode_status frame_decoder::next(frame& out) {
-  if (large_) {
-    if (large_filled_ < large_->payload_size) return decode_status::need_more;
-    out.header = *large_;
-    out.owned = std::move(large_payload_);
-    large_payload_ = {};
-    out.payload = out.owned;
-    large_.reset();
-    return decode_status::frame;
-  }
+  if (large_) return next_large(out);
   const std::size_t available = end_ - begin_;
   if (available < frame_header_size) return decode_status::need_more;
   frame_header h;
@@ -149,9 +141,24 @@ decode_status frame_decoder::next(frame& out) {
     return decode_status::frame;
   }
   if (frame_header_size + h.payload_size <= staging_.size()) return decode_status::need_more;
-  // Too big for the staging buffer: give the frame its own vector and read into it directly.
-  // The spare buffer is memory this side already has; otherwise the vector grows as bytes
-  // arrive, so a header claiming much and followed by little costs little.
+  return start_large(h, payload, buffered);
+}
+
+[[gnu::noinline]] decode_status frame_decoder::next_large(frame& out) {
+  if (large_filled_ < large_->payload_size) return decode_status::need_more;
+  out.header = *large_;
+  out.owned = std::move(large_payload_);
+  large_payload_ = {};
+  out.payload = out.owned;
+  large_.reset();
+  return decode_status::frame;
+}
+
+// Too big for the staging buffer: the frame gets its own vector, read into directly. The
+// spare buffer is memory this side already has; otherwise the vector grows as bytes
+// arrive, so a header claiming much and followed by little costs little.
+[[gnu::noinline]] decode_status frame_decoder::start_large(const frame_header& h, const char* payload,
+                                                           std::size_t buffered) {
   large_ = h;
   large_payload_ = {};
   if (spare_) {

@@ -140,6 +140,10 @@ class frame_decoder {
   spare_buffer* spare_;
   std::vector<char> staging_;
   std::size_t begin_ = 0, end_ = 0;
+  // The large frame's paths, out of the small frames' way.
+  decode_status next_large(frame& out);
+  decode_status start_large(const frame_header& h, const char* payload, std::size_t buffered);
+
   std::optional<frame_header> large_;  // a frame bigger than the staging buffer, read in place
   std::vector<char> large_payload_;
   std::size_t large_filled_ = 0;
