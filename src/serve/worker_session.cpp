@@ -184,6 +184,7 @@ void worker_session::start() {
 }
 
 void worker_session::end_of_read() {
+  start_coroutines();  // their replies join the read's
   in_read_ = false;
   if (replies_.empty()) return;
   conn_->send_with([this](write_batch& batch) {
@@ -235,6 +236,7 @@ call_job* worker_session::take_job() {
     std::lock_guard lock(pool_m_);
     returned_jobs_.reserve(jobs_.size());
     finished_on_pool_.reserve(jobs_.size());
+    waiting_coroutines_.reserve(jobs_.size());
     return jobs_.back().get();
   }
   call_job* job = free_jobs_.back();
@@ -405,7 +407,7 @@ void worker_session::dispatch(frame& f) {
       link(running_here_);
     }
   }
-  if (job->function->run_async) return run_on_runner(job);
+  if (job->function->run_async) return waiting_coroutines_.push_back(job);  // has room: reserved
   if (!on_pool) {
     job->context.watch_signals(job->id);  // no interrupt frame is read while it runs
     run_sync(*job);
@@ -451,6 +453,18 @@ void worker_session::finish_posted() {
   end_of_read();
 }
 
+call_job* worker_session::next_waiting_coroutine() noexcept {
+  if (next_coroutine_ < waiting_coroutines_.size()) return waiting_coroutines_[next_coroutine_++];
+  waiting_coroutines_.clear();
+  next_coroutine_ = 0;
+  return nullptr;
+}
+
+void worker_session::start_coroutines() {
+  // Each runner resumed here runs calls until one waits; the next runner goes on from there.
+  while (call_job* job = next_waiting_coroutine()) run_on_runner(job);
+}
+
 void worker_session::run_on_runner(call_job* job) {
   if (!idle_runners_.empty()) {
     job_runner* r = idle_runners_.back();
@@ -471,19 +485,28 @@ void worker_session::run_on_runner(call_job* job) {
 asio::awaitable<void> worker_session::runner_loop(std::shared_ptr<worker_session> self, job_runner* r, call_job* job) {
   while (job) {
     std::exception_ptr failed;
+    const bool interrupted_early = job->context.is_interrupted();  // while it waited to start: it does not
     try {
       make_current(self->evaluator_.get(), &job->context, job->id);  // for the built-in Lua functions
-      if (job->batch)
+      if (interrupted_early) {
+      } else if (job->batch)
         co_await run_batch_async(*job);
       else
         co_await job->function->run_async(job->function->function, job->args, job->send_value, job->reply);
     } catch (...) {
       failed = std::current_exception();
     }
-    if (failed) job->fail(report_failure(job->context, failed));
+    if (failed || interrupted_early) job->fail(report_failure(job->context, failed));
+    // An interrupt cancels the runner's state for good: a new one for the next call. Only
+    // an interrupted call's runner needs it (a new state costs a slot's memory).
+    const bool interrupted = job->context.interrupted;
     self->finish(job, false);
     if (self->exiting_) co_return;
-    co_await asio::this_coro::reset_cancellation_state();  // an interrupt was for the call that ended
+    if (interrupted) co_await asio::this_coro::reset_cancellation_state();
+    if ((job = self->next_waiting_coroutine())) {  // the read's next call, without a wait
+      job->runner = r;
+      continue;
+    }
     self->idle_runners_.push_back(r);
     job = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(call_job*)>(
         [r](auto handler) { r->waiting.emplace(std::move(handler)); }, asio::use_awaitable);
@@ -502,7 +525,7 @@ void worker_session::interrupt(std::uint64_t id) {
   for (call_job* job = running_here_; job; job = job->next)
     if (id == 0 || job->id == id) {
       job->context.interrupt();
-      runners.push_back(job->runner);
+      if (job->runner) runners.push_back(job->runner);  // else it has not started: it will not
     }
   for (auto* r : runners) r->cancel.emit(asio::cancellation_type::terminal);
 }
@@ -560,6 +583,10 @@ void worker_session::exit(int code) {
   if (exiting_) return;
   exiting_ = true;
   interrupt(0);  // an in-process worker's evals would otherwise run on in the host
+  while (call_job* job = next_waiting_coroutine()) {  // never started: nobody waits for them
+    if (job->listed) unlink(job, running_here_);
+    recycle(job, false);
+  }
   // Runners waiting for a call end; those running one end when it does.
   for (auto* r : std::exchange(idle_runners_, {})) {
     auto resume = std::move(*r->waiting);

@@ -66,6 +66,10 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   void define(const call_message& request);
   void run_sync(call_job& job);
   void run_on_runner(call_job* job);
+  /// Coroutine functions' calls of a read start after its frames, on runners that take one
+  /// after another as long as each finishes without waiting.
+  void start_coroutines();
+  call_job* next_waiting_coroutine() noexcept;
   static boost::asio::awaitable<void> runner_loop(std::shared_ptr<worker_session> self, job_runner* r, call_job* job);
   /// Sends the reply and recycles the job; on the I/O thread or the pool thread that ran the call.
   void finish(call_job* job, bool on_pool_thread);
@@ -90,6 +94,8 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   std::vector<interned_function> functions_;  // by id - 1; the I/O thread's
   std::vector<std::unique_ptr<job_runner>> runners_;  // the I/O thread's
   std::vector<job_runner*> idle_runners_;
+  std::vector<call_job*> waiting_coroutines_;  // the I/O thread's; taken from next_coroutine_ on
+  std::size_t next_coroutine_ = 0;
   // Jobs, and the running ones by thread, for interrupts by id (a call run inline cannot
   // see an interrupt frame): those of the I/O thread need no lock.
   std::vector<std::unique_ptr<call_job>> jobs_;  // every job, free or not; the I/O thread's

@@ -163,6 +163,27 @@ BOOST_AUTO_TEST_CASE(interrupt_reaches_every_running_call) {
   });
 }
 
+// A worker whose reading is held up by an inline call reads a coroutine call and the
+// interrupt behind it together: the call ends as interrupted without starting, and so does
+// the inline call the interrupt's signal reached.
+BOOST_AUTO_TEST_CASE(an_interrupt_read_with_its_call_ends_the_call_before_it_starts) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w = co_await malt::spawn_worker();
+    asio::cancellation_signal unused[2];
+    outcome out[2];
+    launch(malt::remote_call_wait(w, spin_for_ms_inline, 10'000), unused[0], out[0]);
+    co_await sleep_for(50ms);
+    launch(malt::remote_call_wait(w, echo_after_ms, 0, 60'000), unused[1], out[1]);
+    malt::interrupt(w);
+    for (auto& o : out) {
+      BOOST_TEST(co_await completes(o));
+      BOOST_TEST(o.how == ending::interrupted);
+    }
+    co_await probe(w);
+    co_await malt::stop(w);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(not_yet_written_any_type_takes_the_request_back) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
