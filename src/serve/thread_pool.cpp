@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <thread>
 
+#include <sched.h>
+
 namespace malt::detail {
 
 namespace {
@@ -151,6 +153,8 @@ void thread_pool::run_io(boost::asio::io_context& io) {
   lock_type lock(state_->mutex);
   state_->io = &io;
   state_->lead = state::lead_state::held;
+  cpu_set_t cpus;
+  state_->several_cores = ::sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 1;
   lead(state_, lock);
   idle_thread(state_, lock, true);
 }
@@ -180,6 +184,9 @@ void thread_pool::lead(const std::shared_ptr<state>& s, lock_type& lock) {
       s->watchdog_waiting = false;
       s->watch.notify_one();
     }
+    // A burst: another thread reads on meanwhile, where there is a core for it (on one,
+    // the hand-over would only add a thread switch per burst).
+    if (s->several_cores && s->jobs.size() > 1) offer_lead(s, lock);
     run_jobs(s, lock);
     if (s->lead != state::lead_state::vacant) return;  // another thread leads now
     s->lead = state::lead_state::held;

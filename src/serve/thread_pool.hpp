@@ -85,6 +85,7 @@ class thread_pool {
     std::uint64_t vacancies = 0;  // times the lead was left: the watchdog's sign of progress
     bool lead_wake = false;       // a thread is on its way to take the vacant lead
     bool io_done = false;
+    bool several_cores = false;   // this process may run on more than one CPU
   };
   using lock_type = std::unique_lock<std::mutex>;
   static std::size_t start_threads(const std::shared_ptr<state>& s, std::size_t n, lock_type& lock);
