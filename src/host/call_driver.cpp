@@ -36,12 +36,27 @@ call_driver::waiter* call_driver::find(std::uint64_t id) noexcept {
   return w.id == id ? &w : nullptr;
 }
 
+std::optional<asio::steady_timer>& call_driver::deadline_timer_at(std::size_t index) {
+  const auto chunk = index >> chunk_bits;
+  if (deadline_timers_.size() <= chunk) deadline_timers_.resize(chunk + 1);
+  auto& timers = deadline_timers_[chunk];
+  if (!timers) timers = std::make_unique<std::optional<asio::steady_timer>[]>(std::size_t(1) << chunk_bits);
+  return timers[index & ((std::size_t(1) << chunk_bits) - 1)];
+}
+
+void call_driver::cancel_deadline(waiter& w) noexcept {
+  if (!w.timed) return;
+  w.timed = false;
+  const auto index = call_book::slot_of(w.id);
+  deadline_timers_[index >> chunk_bits][index & ((std::size_t(1) << chunk_bits) - 1)].reset();  // cancels the wait
+}
+
 void call_driver::free(waiter& w) noexcept {
+  cancel_deadline(w);
   w.id = 0;
   w.handler.reset();
   if (w.slot.is_connected()) w.slot.clear();
   w.slot = {};
-  w.deadline_timer.reset();  // cancels the wait
 }
 
 std::uint64_t call_driver::prepare(const call_target& target) {
@@ -188,8 +203,10 @@ void call_driver::await(std::uint64_t id, place_handler place, void* handler) {
   auto deadline = w->deadline;
   if (w->timeout.count() > 0) deadline = std::min(deadline, std::chrono::steady_clock::now() + w->timeout);
   if (deadline != std::chrono::steady_clock::time_point::max()) {
-    w->deadline_timer.emplace(ex_, deadline);
-    w->deadline_timer->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
+    auto& timer = deadline_timer_at(call_book::slot_of(id));
+    w->timed = true;
+    timer.emplace(ex_, deadline);
+    timer->async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
       if (!ec) self->perform(self->book_.on_timeout(id));
     });
   }
@@ -290,7 +307,7 @@ void call_driver::complete(std::uint64_t id, std::exception_ptr failure, std::sp
 void call_driver::deliver(waiter& w, std::exception_ptr failure, std::span<const char> reply, bool from_reader) {
   if (w.slot.is_connected()) w.slot.clear();
   w.slot = {};
-  w.deadline_timer.reset();  // cancels the wait
+  cancel_deadline(w);
   w.id = 0;  // free: the handler may start a call that takes this very slot
   const reply_context context{owner_, w.target->name, ex_, from_reader};
   try {

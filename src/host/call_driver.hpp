@@ -97,12 +97,12 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
     bool eager = false;
     bool forgotten = false;  // an eager call nobody will await: its outcome is dropped
     bool send_value = true;
-    reply_handler handler;
-    boost::asio::cancellation_slot slot;
-    std::optional<boost::asio::steady_timer> deadline_timer;
+    bool timed = false;  // its deadline timer (in deadline_timers_, by the same slot) waits
     std::chrono::milliseconds timeout{0};
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     std::optional<std::chrono::milliseconds> grace;
+    boost::asio::cancellation_slot slot;
+    reply_handler handler;
   };
   // The outcome of an eager call that came before anyone awaited it; its slot is free.
   struct unclaimed {
@@ -142,6 +142,11 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
     return waiters_[index >> chunk_bits][index & ((std::size_t(1) << chunk_bits) - 1)];
   }
   std::size_t waiter_count() const noexcept { return waiters_.size() << chunk_bits; }
+  // Deadline timers by slot, apart from the waiters, which every call touches; a chunk
+  // exists once one of its calls has had a deadline.
+  std::vector<std::unique_ptr<std::optional<boost::asio::steady_timer>[]>> deadline_timers_;
+  std::optional<boost::asio::steady_timer>& deadline_timer_at(std::size_t index);
+  void cancel_deadline(waiter& w) noexcept;
   std::unordered_map<std::uint64_t, unclaimed> unclaimed_;
   std::unordered_map<std::uint64_t, boost::asio::steady_timer> graces_;
   bool in_read_ = false;       // replies of one read are being handled
