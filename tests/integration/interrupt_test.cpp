@@ -11,6 +11,7 @@
 
 #include <deque>
 #include <random>
+#include <span>
 
 using namespace malt_test;
 namespace asio = boost::asio;
@@ -68,6 +69,16 @@ void launch(malt::call_op<int> op, asio::cancellation_signal& signal, outcome& o
 
 asio::awaitable<bool> completes(const outcome& out, std::chrono::milliseconds limit = 10'000ms) {
   co_return co_await eventually([&] { return out.completions > 0; }, limit);
+}
+
+// Interrupts every call of w: each of calls ends as interrupted, and w answers the next.
+asio::awaitable<void> interrupt_expecting_each_interrupted(const malt::worker& w, std::span<outcome> calls) {
+  malt::interrupt(w);
+  for (auto& o : calls) {
+    BOOST_TEST(co_await completes(o));
+    BOOST_TEST(o.how == ending::interrupted);
+  }
+  co_await probe(w);
 }
 
 constexpr int call_ms = 600;  // the length of the calls that get interrupted
@@ -153,12 +164,7 @@ BOOST_AUTO_TEST_CASE(interrupt_reaches_every_running_call) {
     launch(malt::remote_call_wait(w, interruptible_sleep_ms, 60'000), unused[1], out[1]);
     launch(malt::remote_call_wait(w, spin_for_ms, 60'000), unused[2], out[2]);
     co_await sleep_for(100ms);
-    malt::interrupt(w);
-    for (auto& o : out) {
-      BOOST_TEST(co_await completes(o));
-      BOOST_TEST(o.how == ending::interrupted);
-    }
-    co_await probe(w);
+    co_await interrupt_expecting_each_interrupted(w, out);
     co_await malt::stop(w);
   });
 }
@@ -174,12 +180,7 @@ BOOST_AUTO_TEST_CASE(an_interrupt_read_with_its_call_ends_the_call_before_it_sta
     launch(malt::remote_call_wait(w, spin_for_ms_inline, 10'000), unused[0], out[0]);
     co_await sleep_for(50ms);
     launch(malt::remote_call_wait(w, echo_after_ms, 0, 60'000), unused[1], out[1]);
-    malt::interrupt(w);
-    for (auto& o : out) {
-      BOOST_TEST(co_await completes(o));
-      BOOST_TEST(o.how == ending::interrupted);
-    }
-    co_await probe(w);
+    co_await interrupt_expecting_each_interrupted(w, out);
     co_await malt::stop(w);
   });
 }
