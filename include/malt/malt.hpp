@@ -14,5 +14,6 @@
 #include <malt/worker_options.hpp>
 #include <malt/worker_pool.hpp>
 #include <malt/pmap.hpp>
+#include <malt/version.hpp>
 
 #endif

@@ -5,6 +5,9 @@
 #include <boost/asio/io_context.hpp>
 
 #include <iostream>
+#include <string_view>
+
+static_assert(MALT_VERSION == MALT_VERSION_MAJOR * 10000 + MALT_VERSION_MINOR * 100 + MALT_VERSION_PATCH);
 
 int twice(int v) { return 2 * v; }
 MALT_REMOTE(twice);
@@ -19,6 +22,10 @@ int main(int argc, char** argv) {
     co_await malt::stop(w);
   }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
   io.run();
-  std::cout << "twice(21) = " << result << std::endl;
+  std::cout << "malt " << MALT_VERSION_STRING << ": twice(21) = " << result << std::endl;
+  if (std::string_view(MALT_VERSION_STRING) != MALT_PACKAGE_VERSION) {
+    std::cerr << "the header says " << MALT_VERSION_STRING << ", the package " << MALT_PACKAGE_VERSION << "\n";
+    return 1;
+  }
   return result == 42 ? 0 : 1;
 }
