@@ -137,6 +137,11 @@ asio::awaitable<void> worker_impl::finish_startup() {
     if (exit_signal_) problem += ", killed by signal " + std::to_string(*exit_signal_);
   }
   std::string err = stderr_pipe_ ? drain(stderr_pipe_.get()) : std::string();
+  // A program that ends by itself before the handshake, saying nothing, most likely never
+  // looked at the worker flag on its command line.
+  if (startup_problem_.empty() && exit_code_ && err.empty())
+    problem += " before the handshake, saying nothing: a program started as its own worker must call "
+               "malt::maybe_run_worker(argc, argv) first thing in main (worker_options::executable names another)";
   throw spawn_error(startup_code_, "could not start worker (" + summary_ + "): " + problem, err);
 }
 

@@ -65,8 +65,11 @@ BOOST_AUTO_TEST_CASE(the_generic_worker_takes_every_argument_the_library_gives) 
 BOOST_AUTO_TEST_CASE(a_program_that_is_no_worker_fails_at_once) {
   run([]() -> asio::awaitable<void> {
     malt::worker_options o;
-    o.executable = "/bin/true";
-    BOOST_CHECK_THROW(co_await malt::spawn_worker(o), malt::spawn_error);
+    o.executable = "/bin/true";  // a program that ignores the worker flag, as a main without maybe_run_worker does
+    const auto e = co_await thrown<malt::spawn_error>(malt::spawn_worker(o));
+    BOOST_TEST(std::string(e.what()).find("exited during startup with code 0 before the handshake") != std::string::npos,
+               e.what());
+    BOOST_TEST(std::string(e.what()).find("malt::maybe_run_worker(argc, argv)") != std::string::npos, e.what());
   });
 }
 
