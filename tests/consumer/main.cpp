@@ -23,9 +23,11 @@ int main(int argc, char** argv) {
   }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
   io.run();
   std::cout << "malt " << MALT_VERSION_STRING << ": twice(21) = " << result << std::endl;
+#ifdef MALT_PACKAGE_VERSION  // built against an installed package
   if (std::string_view(MALT_VERSION_STRING) != MALT_PACKAGE_VERSION) {
     std::cerr << "the header says " << MALT_VERSION_STRING << ", the package " << MALT_PACKAGE_VERSION << "\n";
     return 1;
   }
+#endif
   return result == 42 ? 0 : 1;
 }
