@@ -35,6 +35,8 @@
 #include <deque>
 #include <memory>
 #include <typeinfo>
+#include <stdexcept>
+#include <string>
 #include <unordered_map>
 
 namespace malt {
@@ -110,7 +112,45 @@ struct eval_start {
   evaluator* e;
   eval_origin origin;
 };
-eval_start this_eval() { return {&current_evaluator(), current_origin}; }
+// The C build of Lua (liblua5.4) and the C++ build the evaluator needs (liblua5.4-c++)
+// export the same symbols: in a program linked with both, the first the dynamic linker
+// finds serves every caller. The C build's errors longjmp over C++ frames and skip their
+// destructors (the evaluator's guards, the coroutine functions Lua calls into), so with
+// it evaluation is refused rather than left to leak and corrupt. Probed once: an error
+// raised through a frame whose destructor says whether it ran.
+struct note_unwinding {
+  bool& unwound;
+  ~note_unwinding() { unwound = true; }
+};
+int raise_through_a_destructor(lua_State* L) {
+  note_unwinding guard{*static_cast<bool*>(lua_touserdata(L, 1))};
+  lua_pushliteral(L, "probe");
+  return ::lua_error(L);
+}
+const std::string& lua_build_problem() {
+  static const std::string problem = [] {
+    lua_State* L = luaL_newstate();
+    if (!L) return std::string();  // no memory now: the eval's own state will say so
+    bool unwound = false;
+    lua_pushcfunction(L, raise_through_a_destructor);
+    lua_pushlightuserdata(L, &unwound);
+    lua_pcall(L, 1, 0, 0);
+    lua_close(L);
+    if (unwound) return std::string();
+    return std::string(
+        "Lua evaluation is refused in this program: its Lua is the C build (liblua5.4), which the program "
+        "links ahead of the C++ build the evaluator needs (liblua5.4-c++), and a Lua error there would skip "
+        "the destructors of the C++ frames it crosses. Build the program without liblua5.4, or evaluate in "
+        "a worker program that does not link it (worker_options::executable)");
+  }();
+  return problem;
+}
+
+eval_start this_eval() {
+  evaluator& e = current_evaluator();
+  if (const std::string& problem = lua_build_problem(); !problem.empty()) throw std::runtime_error(problem);
+  return {&e, current_origin};
+}
 
 // Lua's allocator, counting what the state holds against settings.memory_limit.
 void* allocate(void* ud, void* block, std::size_t old_size, std::size_t new_size) noexcept {
