@@ -33,6 +33,10 @@ class worker_impl;
 struct worker_access;
 using exit_handler = boost::asio::any_completion_handler<void(boost::system::error_code, exit_status)>;
 void wait_exit(const std::shared_ptr<worker_impl>& w, exit_handler handler);
+/// What an empty worker calls itself in messages.
+inline constexpr const char* empty_worker_summary = "an empty malt::worker";
+/// Throws terminated_worker_exception for an operation on an empty worker.
+[[noreturn]] void throw_empty_worker();
 }  // namespace detail
 
 /// A running (or ended) worker process. Copies share the worker. When the last copy and
@@ -40,9 +44,14 @@ void wait_exit(const std::shared_ptr<worker_impl>& w, exit_handler handler);
 /// (exit request, then the signal escalation of stop), without blocking.
 class worker {
  public:
-  /// The worker's process id.
+  /// An empty worker, to be assigned one spawn_worker gives: it has no process, isrunning
+  /// is false, stop returns true at once, kill and interrupt do nothing, and calls, evals
+  /// and async_wait_exit throw terminated_worker_exception.
+  worker() noexcept = default;
+
+  /// The worker's process id; -1 for an empty worker.
   pid_t pid() const noexcept;
-  /// "malt::worker with PID <pid>", as used in error messages.
+  /// "malt::worker with PID <pid>", as used in error messages ("an empty malt::worker").
   std::string summary() const;
   /// How the worker's descendants end with it, as the kernel allowed
   /// (worker_options::containment): pid_namespace or process_group. An in-process

@@ -17,6 +17,7 @@ void call_handle::release() noexcept {
 }
 
 call_handle prepare_call(const std::shared_ptr<worker_impl>& w, const call_target& target) {
+  if (!w) throw_empty_worker();
   const auto id = w->calls().prepare(target);
   return call_handle(w, id);
 }

@@ -8,6 +8,9 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <future>
 
 #include <algorithm>
 #include <cstring>
@@ -39,6 +42,46 @@ BOOST_AUTO_TEST_CASE(worker_management) {
     BOOST_TEST(malt::running_workers().empty());
     BOOST_TEST(!co_await malt::stop(w));  // already stopped
   });
+}
+
+// A default-constructed worker is empty: it answers as one that has ended, and takes a
+// spawned worker by assignment. spawn_worker also runs with use_future, which needs that.
+BOOST_AUTO_TEST_CASE(an_empty_worker_answers_as_an_ended_one) {
+  run([]() -> asio::awaitable<void> {
+    malt::worker w;
+    BOOST_TEST(!malt::isrunning(w));
+    BOOST_TEST(w.pid() == -1);
+    BOOST_TEST(w.summary() == "an empty malt::worker");
+    BOOST_TEST(w.calls_in_flight() == 0u);
+    BOOST_TEST(!w.exit_status().has_value());
+    BOOST_TEST(w.stdout_fd() == -1);
+    malt::kill(w, SIGKILL);
+    malt::interrupt(w);
+    BOOST_TEST(co_await malt::stop(w));
+    BOOST_CHECK_THROW(malt::remote_call_fetch(w, add, 1, 2), malt::terminated_worker_exception);
+    BOOST_CHECK_THROW(malt::remote_eval_fetch(w, "1 + 1"), malt::terminated_worker_exception);
+    BOOST_CHECK_THROW(malt::remote_do(w, add, 1, 2), malt::terminated_worker_exception);
+    try {
+      malt::remote_call_wait(w, add, 1, 2);
+    } catch (const malt::terminated_worker_exception& e) {
+      BOOST_TEST(std::string(e.what()).find("an empty malt::worker is not running: it was default-constructed") !=
+                 std::string::npos, e.what());
+    }
+    w = co_await malt::spawn_worker();
+    BOOST_TEST(malt::isrunning(w));
+    BOOST_TEST(co_await malt::remote_call_fetch(w, add, 1, 2) == 3);
+    co_await malt::stop(w);
+  });
+  asio::io_context io;  // a running worker keeps work on it: run until what is wanted is done
+  std::future<malt::worker> spawned = asio::co_spawn(io, malt::spawn_worker(), asio::use_future);
+  while (spawned.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one_for(std::chrono::seconds(10));
+  malt::worker w = spawned.get();
+  BOOST_TEST(malt::isrunning(w));
+  bool stopped = false;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { stopped = co_await malt::stop(w); }, asio::detached);
+  while (!stopped) io.run_one_for(std::chrono::seconds(10));
+  BOOST_TEST(!malt::isrunning(w));
+  BOOST_TEST(malt::running_workers().empty());
 }
 
 BOOST_AUTO_TEST_CASE(evaluating_functions) {
