@@ -47,8 +47,7 @@ std::optional<asio::steady_timer>& call_driver::deadline_timer_at(std::size_t in
 void call_driver::cancel_deadline(waiter& w) noexcept {
   if (!w.timed) return;
   w.timed = false;
-  const auto index = call_book::slot_of(w.id);
-  deadline_timers_[index >> chunk_bits][index & ((std::size_t(1) << chunk_bits) - 1)].reset();  // cancels the wait
+  deadline_timer_at(call_book::slot_of(w.id)).reset();  // its chunk exists: cancels the wait
 }
 
 void call_driver::free(waiter& w) noexcept {

@@ -470,7 +470,7 @@ void worker_session::run_on_runner(call_job* job) {
     job_runner* r = idle_runners_.back();
     idle_runners_.pop_back();
     job->runner = r;
-    // Resumed here: the call runs until it first waits, then the next frame is read.
+    // Resumed here: it runs calls until one waits, then start_coroutines goes on.
     auto resume = std::move(*r->waiting);
     r->waiting.reset();
     std::move(resume)(job);
