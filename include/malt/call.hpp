@@ -23,14 +23,13 @@
 // error{frame_too_large}, error{timed_out}, and system_error{operation_aborted} for a
 // cancelled call. After any of these the same worker answers the next call.
 
+#include <malt/detail/await_exception_ptr_fix.hpp>
 #include <malt/detail/reply_handler.hpp>
 #include <malt/detail/make_call.hpp>
 #include <malt/remote.hpp>
 #include <malt/worker.hpp>
 
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <exception>
@@ -62,14 +61,14 @@ class call_op;
 ///   A signal carrying both (a parallel_group's cancellation_type::all) is taken as partial.
 /// * reply already in: the call completes with it; done wins over cancel.
 template <class T, class Wire>
-class call_op : public boost::asio::awaitable<T> {
+class call_op {
  public:
   using value_type = T;
 
-  explicit call_op(detail::call_handle call) : call_op(call.worker(), call.id(), std::move(call)) {}
+  explicit call_op(detail::call_handle call) noexcept : call_(std::move(call)) {}
 
   /// The executor of the worker's io_context, where the call completes by default.
-  boost::asio::any_io_executor get_executor() const noexcept { return detail::executor_of(*w_); }
+  boost::asio::any_io_executor get_executor() const noexcept { return detail::executor_of(call_.worker()); }
 
   /// Gives the call a deadline, timeout from when it is awaited (or a time point): when it
   /// passes, the call is interrupted in the worker and waits grace (by default
@@ -79,47 +78,31 @@ class call_op : public boost::asio::awaitable<T> {
   /// still be running in the worker (whose next calls it may delay: replace the worker
   /// to be sure). Under interrupt_escalation::kill the worker is killed instead.
   call_op with_timeout(std::chrono::milliseconds timeout, std::optional<std::chrono::milliseconds> grace = {}) && {
-    detail::set_timeout(*w_, id_, timeout, grace);
+    detail::set_timeout(call_.worker(), call_.id(), timeout, grace);
     return std::move(*this);
   }
   call_op with_timeout(std::chrono::steady_clock::time_point deadline,
                        std::optional<std::chrono::milliseconds> grace = {}) && {
-    detail::set_deadline(*w_, id_, deadline, grace);
+    detail::set_deadline(call_.worker(), call_.id(), deadline, grace);
     return std::move(*this);
   }
 
-  // Asio 1.26 awaits an asynchronous operation whose signature holds an exception_ptr
-  // wrongly; it is awaited as the awaitable it also is instead (asio::detail's probe is
-  // how Asio asks whether a type is an operation).
+  /// Initiates the call with token. co_await on the operation itself does the same with
+  /// the awaiting coroutine's own handler.
   template <boost::asio::completion_token_for<detail::call_signature<T>> CompletionToken>
-    requires(!std::is_same_v<std::decay_t<CompletionToken>, boost::asio::detail::async_operation_probe>)
   auto operator()(CompletionToken&& token) {
-    // The awaitable this also is holds the call until it is initiated, here or by co_await.
     return boost::asio::async_initiate<CompletionToken, detail::call_signature<T>>(
-        [](auto handler, detail::worker_impl* w, std::uint64_t id) { start(std::move(handler), *w, id); }, token, w_,
-        id_);
+        [](auto handler, detail::call_handle call) {
+          detail::async_call(call.worker(), call.id(), [](detail::reply_handler& to, void* h) {
+            to.emplace_decoding<T, Wire>(std::move(*static_cast<decltype(handler)*>(h)));
+          }, &handler);
+          call.awaited();
+        },
+        token, std::move(call_));
   }
 
  private:
-  call_op(detail::worker_impl& w, std::uint64_t id, detail::call_handle&& call)
-      : boost::asio::awaitable<T>(boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, detail::call_signature<T>>(
-            [](auto handler, detail::call_handle call) {
-              start(std::move(handler), call.worker(), call.id());
-              call.awaited();
-            },
-            boost::asio::use_awaitable, std::move(call))),
-        w_(&w),
-        id_(id) {}
-
-  template <class Handler>
-  static void start(Handler&& handler, detail::worker_impl& w, std::uint64_t id) {
-    detail::async_call(w, id, [](detail::reply_handler& to, void* h) {
-      to.emplace_decoding<T, Wire>(std::move(*static_cast<std::decay_t<Handler>*>(h)));
-    }, &handler);
-  }
-
-  detail::worker_impl* w_;  // kept alive by the call the awaitable holds
-  std::uint64_t id_;
+  detail::call_handle call_;  // until initiated
 };
 
 /// What remote_call gives: a call that is already on its way.

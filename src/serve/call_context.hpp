@@ -21,8 +21,10 @@ struct call_context {
   std::uint64_t id = 0;
   std::uint32_t signals_since = 0;
 
+  // Before the call runs, by the thread that hands it to its runner: nothing races it, and
+  // the hand-over orders it (a sequentially consistent store would cost a fence per call).
   void reset() noexcept {
-    interrupted = false;
+    interrupted.store(false, std::memory_order_relaxed);
     signals_watched = false;
   }
   void watch_signals(std::uint64_t call_id) noexcept;

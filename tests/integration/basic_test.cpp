@@ -8,9 +8,13 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <future>
+#include <optional>
 
 #include <algorithm>
 #include <cstring>
@@ -18,6 +22,7 @@
 
 using namespace malt_test;
 namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 int not_registered_anywhere(int v) { return v; }
@@ -132,6 +137,22 @@ BOOST_AUTO_TEST_CASE(call_forms_and_coroutine_functions) {
     for (int i = 0; i < 50; ++i) sleeps.push_back(malt::remote_call(w, async_sleep_ms, 300));
     for (auto& s : sleeps) co_await std::move(s);
     BOOST_TEST(seconds_since(start) < 10.0);  // not 50 x 300 ms one after another
+    // A call is an Asio operation: awaited directly (a named one too), through use_awaitable
+    // (an awaitable for || and co_spawn), deferred, or with a callback; failures the same.
+    malt::task<int> named = malt::remote_call(w, add, 1, 1);
+    BOOST_TEST(co_await std::move(named) == 2);
+    asio::steady_timer never(co_await asio::this_coro::executor, 1h);
+    auto first = co_await (malt::remote_call_fetch(w, add, 2, 2)(asio::use_awaitable) || never.async_wait(asio::use_awaitable));
+    BOOST_TEST(std::get<0>(first) == 4);
+    BOOST_TEST(co_await asio::co_spawn(w.get_executor(), malt::remote_call_fetch(w, add, 3, 3)(asio::use_awaitable), asio::use_awaitable) == 6);
+    auto deferred = malt::remote_call_fetch(w, add, 4, 4)(asio::deferred);
+    BOOST_TEST(co_await std::move(deferred) == 8);
+    auto failing = malt::remote_call_fetch(w, checked_sqrt, -1.0)(asio::use_awaitable);
+    co_await thrown<malt::remote_exception>(std::move(failing));
+    std::optional<int> called_back;
+    malt::remote_call_fetch(w, add, 5, 5)([&](std::exception_ptr e, int v) { called_back = e ? -1 : v; });
+    BOOST_TEST(co_await eventually([&] { return called_back.has_value(); }));
+    BOOST_TEST(*called_back == 10);
     // Values of any size travel both ways.
     BOOST_TEST(co_await malt::remote_call_fetch(w, byte_sum, std::vector<std::uint8_t>(3'000'000, 2)) == 6'000'000u);
     BOOST_TEST((co_await malt::remote_call_fetch(w, make_bytes, 5'000'000u)).size() == 5'000'000u);

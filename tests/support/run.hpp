@@ -54,12 +54,12 @@ inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::use_awaitable);
 }
 
-/// Awaits a that must fail with E, and returns the exception for the test to inspect.
-/// Any other outcome fails the test.
-template <class E, class T>
-asio::awaitable<E> thrown(asio::awaitable<T> a) {
+/// Awaits op (an awaitable, or an operation such as a call) that must fail with E, and
+/// returns the exception for the test to inspect. Any other outcome fails the test.
+template <class E, class Op>
+asio::awaitable<E> thrown(Op op) {
   try {
-    co_await std::move(a);
+    co_await std::move(op);
   } catch (const E& e) {
     co_return e;
   }
