@@ -2,7 +2,6 @@
 // process, joined by a socketpair. The one file of host/ that includes serve/: an
 // in-process worker is both ends.
 #include "host/worker_impl.hpp"
-#include "serve/stack_trace.hpp"
 #include "serve/worker_session.hpp"
 
 #include <malt/detail/worker_access.hpp>
@@ -23,7 +22,6 @@ void register_builtins();
 namespace {
 asio::awaitable<in_process_worker> start_in_process(worker_options options) {
   register_builtins();  // this process serves the worker's built-in functions too
-  record_throw_stacks();
   auto ex = co_await asio::this_coro::executor;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)

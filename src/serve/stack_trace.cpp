@@ -1,7 +1,6 @@
 #include "serve/stack_trace.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,17 +15,17 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
-#include <typeinfo>
+#include <sys/auxv.h>
 #include <unistd.h>
+#include <unwind.h>
+#include <utility>
 #include <vector>
 
 namespace malt::detail {
 namespace {
 
-std::atomic<bool> recording{false};
-constexpr int max_frames = 48;
-thread_local void* frames[max_frames];
-thread_local int frame_count = 0;
+// The buffer of the innermost run_recording_throw running on this thread.
+thread_local throw_stack* recording = nullptr;
 
 // A program's full symbol table (.symtab), which names local functions and the .cold
 // parts g++ splits off them; the dynamic table that dladdr reads has neither.
@@ -83,6 +82,29 @@ struct symbol_table {
   }
 };
 
+// Where this program is loaded. A statically linked program has no link map for dladdr
+// to read: it is the program itself, found from its program headers.
+Dl_info static_program() {
+  Dl_info info{};
+  static const std::uintptr_t base = [] {
+    Elf64_Ehdr eh{};
+    const int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      if (::pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh)) eh = {};
+      ::close(fd);
+    }
+    return eh.e_type == ET_DYN ? getauxval(AT_PHDR) - eh.e_phoff : 0;  // static-pie; else absolute
+  }();
+  static const std::string path = [] {
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("/proc/self/exe");
+  }();
+  info.dli_fname = path.c_str();
+  info.dli_fbase = reinterpret_cast<void*>(base);
+  return info;
+}
+
 // Read once per program or library, when a failure first needs it.
 const char* symbol_name(const Dl_info& info, void* address) {
   static std::mutex mutex;
@@ -97,6 +119,37 @@ const char* symbol_name(const Dl_info& info, void* address) {
 }
 
 }  // namespace
+}  // namespace malt::detail
+
+extern "C" _Unwind_Reason_Code __gxx_personality_v0(int, _Unwind_Action, _Unwind_Exception_Class, _Unwind_Exception*,
+                                                    _Unwind_Context*);
+
+// The personality routine of run_recording_throw's frame: libstdc++'s, which reads the
+// frame's catch clauses, after recording the stack when the unwinder is searching for a
+// handler (then the thrower's frames are still below).
+extern "C" [[gnu::visibility("hidden")]] _Unwind_Reason_Code malt_recording_personality(
+    int version, _Unwind_Action actions, _Unwind_Exception_Class exception_class, _Unwind_Exception* exception,
+    _Unwind_Context* context) {
+  if ((actions & _UA_SEARCH_PHASE) && malt::detail::recording)
+    malt::detail::recording->count = backtrace(malt::detail::recording->frames, malt::detail::throw_stack::capacity);
+  return __gxx_personality_v0(version, actions, exception_class, exception, context);
+}
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define MALT_RECORDING_PERSONALITY 1
+// The frame description names its personality routine indirectly (encoding 0x9b:
+// indirect, pc-relative, 4 bytes), through this pointer, as compilers do for their own.
+asm(".section .data.rel.ro\n"
+    ".p2align 3\n"
+    "malt_recording_personality_ref:\n"
+    ".quad malt_recording_personality\n"
+    ".text\n");
+#endif
+
+namespace malt::detail {
+namespace {
+
+}  // namespace
 
 std::string demangle(const char* name) {
   int status = 0;
@@ -104,19 +157,36 @@ std::string demangle(const char* name) {
   return status == 0 && d ? std::string(d.get()) : std::string(name);
 }
 
-void record_throw_stacks() { recording.store(true, std::memory_order_relaxed); }
+std::exception_ptr run_recording_throw(void (*fn)(void*), void* arg, throw_stack& stack) noexcept {
+#ifdef MALT_RECORDING_PERSONALITY
+  // This frame's personality routine is the one above, in place of the compiler's.
+  asm volatile(".cfi_personality 0x9b, malt_recording_personality_ref");
+#endif
+  stack.count = 0;
+  throw_stack* const outer = std::exchange(recording, &stack);
+  std::exception_ptr failure;
+  try {
+    fn(arg);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  recording = outer;
+  return failure;
+}
 
-std::string last_throw_stack() {
-  // The frames above __cxa_throw are the recording; the frames from the library's own
-  // dispatch down are the same for every call. What is between is the user's.
+std::string format_throw_stack(const throw_stack& stack) {
+  // The frames up to the throw are the recording and the unwinder; the frames from the
+  // library's own dispatch down are the same for every call. What is between is the user's.
   std::vector<std::string> names;
-  for (int i = 0; i < frame_count; ++i) {
+  for (int i = 0; i < stack.count; ++i) {
     Dl_info info{};
     // A return address points after the call; step back into the calling instruction.
-    void* where = static_cast<char*>(frames[i]) - (i > 0 ? 1 : 0);
-    const char* symbol = dladdr(where, &info) ? symbol_name(info, where) : nullptr;
+    void* where = static_cast<char*>(stack.frames[i]) - (i > 0 ? 1 : 0);
+    if (!dladdr(where, &info) || !info.dli_fname) info = static_program();
+    const char* symbol = symbol_name(info, where);
     std::string_view raw = symbol ? symbol : "";
-    if (raw == "__cxa_throw") {
+    if (raw == "__cxa_throw" || raw == "__cxa_rethrow" || raw == "_Unwind_RaiseException" ||
+        raw == "_Unwind_Resume_or_Rethrow") {
       names.clear();
       continue;
     }
@@ -137,16 +207,3 @@ std::string last_throw_stack() {
 }
 
 }  // namespace malt::detail
-
-// Defining the Itanium ABI's throw function puts this one in front of libstdc++'s for every
-// throw of the program; it records the stack, then hands over to the real one.
-namespace __cxxabiv1 {
-extern "C" void __cxa_throw(void* object, std::type_info* type, void (_GLIBCXX_CDTOR_CALLABI* destructor)(void*)) {
-  using real_throw = void (*)(void*, std::type_info*, void (_GLIBCXX_CDTOR_CALLABI*)(void*));
-  static const auto real = reinterpret_cast<real_throw>(dlsym(RTLD_NEXT, "__cxa_throw"));
-  if (malt::detail::recording.load(std::memory_order_relaxed))
-    malt::detail::frame_count = backtrace(malt::detail::frames, malt::detail::max_frames);
-  real(object, type, destructor);
-  std::abort();  // not reached: the real __cxa_throw does not return
-}
-}  // namespace __cxxabiv1

@@ -2,7 +2,6 @@
 #include "process/output_sink.hpp"
 #include "process/sandbox.hpp"
 #include "process/spawn.hpp"
-#include "serve/stack_trace.hpp"
 #include "host/live_workers.hpp"
 #include "serve/worker_session.hpp"
 
@@ -143,7 +142,6 @@ int worker_main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the host forwards stdout line by line, as it comes
 
   detail::enter_worker_mode();
-  detail::record_throw_stacks();
   detail::register_builtins();
 
   boost::asio::io_context io(1);

@@ -88,33 +88,33 @@ struct job_runner {
 
 namespace {
 
-failure_report report_failure(const call_context& context, std::exception_ptr failure) {
+// stack: where the failure was thrown, when that is known.
+failure_report report_failure(const call_context& context, std::exception_ptr failure,
+                              const throw_stack* stack = nullptr) {
   if (context.is_interrupted()) return {errc::interrupted, "malt::call_interrupted", "the call was interrupted", {}};
+  const std::string trace = stack ? format_throw_stack(*stack) : std::string();
   try {
-    std::rethrow_exception(failure);  // unlike a throw, this keeps the recorded stack
+    std::rethrow_exception(failure);
   } catch (const bad_request& e) {
     return {errc::bad_request, "malt::bad_request", e.what(), {}};
   } catch (const std::exception& e) {
-    return {errc::remote_exception, demangle(typeid(e).name()), e.what(), last_throw_stack()};
+    return {errc::remote_exception, demangle(typeid(e).name()), e.what(), trace};
   } catch (...) {
     const std::type_info* t = abi::__cxa_current_exception_type();
-    return {errc::remote_exception, t ? demangle(t->name()) : "unknown",
-            "(an exception that is not a std::exception)", last_throw_stack()};
+    return {errc::remote_exception, t ? demangle(t->name()) : "unknown", "(an exception that is not a std::exception)",
+            trace};
   }
 }
 
-// Runs body and says how it failed, if it did. Whatever an interrupted call throws, it was
-// interrupted.
+// Runs body and says how it failed, if it did, with the stack where it threw. Whatever an
+// interrupted call throws, it was interrupted.
 template <class Body>
 std::optional<failure_report> run_guarded(const call_context& context, Body&& body) {
-  std::exception_ptr failure;
-  try {
-    body();
-    return std::nullopt;
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  return report_failure(context, failure);
+  throw_stack stack;
+  const auto run = [](void* b) { (*static_cast<std::remove_reference_t<Body>*>(b))(); };
+  std::exception_ptr failure = run_recording_throw(run, &body, stack);
+  if (!failure) return std::nullopt;
+  return report_failure(context, failure, &stack);
 }
 
 // A batch's reply is its items' outcomes; a failure report of an item is cut to this.
