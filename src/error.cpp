@@ -1,3 +1,4 @@
+#include <malt/diagnostics.hpp>
 #include <malt/error.hpp>
 
 #include <csignal>
@@ -74,5 +75,20 @@ terminated_worker_exception::terminated_worker_exception(std::string summary,
 spawn_error::spawn_error(errc code, std::string message, std::string stderr_text)
     : error(code, stderr_text.empty() ? message : message + "\nStderr of the worker:\n" + stderr_text),
       stderr_(std::move(stderr_text)) {}
+
+}  // namespace malt
+
+namespace malt {
+
+std::string diagnostics::message() const {
+  if (!exception_) return {};
+  try {
+    std::rethrow_exception(exception_);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
 
 }  // namespace malt

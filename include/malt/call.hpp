@@ -24,8 +24,10 @@
 // cancelled call. After any of these the same worker answers the next call.
 
 #include <malt/detail/await_exception_ptr_fix.hpp>
+#include <malt/detail/failure_flavor.hpp>
 #include <malt/detail/reply_handler.hpp>
 #include <malt/detail/make_call.hpp>
+#include <malt/diagnostics.hpp>
 #include <malt/remote.hpp>
 #include <malt/worker.hpp>
 
@@ -87,21 +89,39 @@ class call_op {
     return std::move(*this);
   }
 
-  /// Initiates the call with token. co_await on the operation itself does the same with
-  /// the awaiting coroutine's own handler.
-  template <boost::asio::completion_token_for<detail::call_signature<T>> CompletionToken>
+  /// Initiates the call with token. The completion signature is void(error_code, T)
+  /// (void(error_code) for void), except for co_await on the operation itself and for
+  /// use_awaitable, which throw the typed exceptions (void(std::exception_ptr, T)).
+  template <class CompletionToken>
+    requires boost::asio::completion_token_for<CompletionToken,
+                                               detail::signature_for<T, detail::failure_as_for<CompletionToken>>>
   auto operator()(CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, detail::call_signature<T>>(
-        [](auto handler, detail::call_handle call) {
-          detail::async_call(call.worker(), call.id(), [](detail::reply_handler& to, void* h) {
-            to.emplace_decoding<T, Wire>(std::move(*static_cast<decltype(handler)*>(h)));
-          }, &handler);
-          call.awaited();
-        },
-        token, std::move(call_));
+    return initiate(nullptr, std::forward<CompletionToken>(token));
+  }
+  /// The same, the failure's exception (its message, remote type, stack trace...) going to
+  /// diag, which must live until the operation completes.
+  template <class CompletionToken>
+    requires boost::asio::completion_token_for<CompletionToken,
+                                               detail::signature_for<T, detail::failure_as_for<CompletionToken>>>
+  auto operator()(diagnostics& diag, CompletionToken&& token) {
+    return initiate(&diag, std::forward<CompletionToken>(token));
   }
 
  private:
+  template <class CompletionToken>
+  auto initiate(diagnostics* diag, CompletionToken&& token) {
+    constexpr auto as = detail::failure_as_for<CompletionToken>;
+    return boost::asio::async_initiate<CompletionToken, detail::signature_for<T, as>>(
+        [](auto handler, detail::call_handle call, diagnostics* diag) {
+          if (diag) diag->clear();
+          detail::async_call(call.worker(), call.id(), [](detail::reply_handler& to, void* h) {
+            to.emplace_decoding<T, Wire, as>(std::move(*static_cast<decltype(handler)*>(h)));
+          }, &handler, diag);
+          call.awaited();
+        },
+        token, std::move(call_), diag);
+  }
+
   detail::call_handle call_;  // until initiated
 };
 

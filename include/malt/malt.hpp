@@ -8,6 +8,7 @@
 #include <malt/eval.hpp>
 #include <malt/value.hpp>
 #include <malt/remote.hpp>
+#include <malt/run.hpp>
 #include <malt/serialization.hpp>
 #include <malt/worker.hpp>
 #include <malt/worker_main.hpp>

@@ -5,6 +5,8 @@
 // isrunning, stop, kill. All operations run on the io_context the worker was spawned from;
 // a worker and its copies are not thread-safe (use them from that io_context's thread).
 
+#include <malt/detail/coroutine_operation.hpp>
+#include <malt/diagnostics.hpp>
 #include <malt/worker_options.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -104,7 +106,22 @@ class worker {
 /// lua_memory_limit apply.
 class in_process_worker : public worker {
  public:
+  /// An empty one, as a default-constructed worker.
+  in_process_worker() noexcept = default;
   static boost::asio::awaitable<in_process_worker> start(worker_options options = {});
+  /// The same on ex, for any completion token: void(error_code, in_process_worker) (see
+  /// spawn_worker's).
+  template <class CompletionToken>
+  static auto start(boost::asio::any_io_executor ex, worker_options options, CompletionToken&& token) {
+    return detail::coroutine_operation<in_process_worker>(
+        std::move(ex), nullptr, [o = std::move(options)] { return start(o); }, std::forward<CompletionToken>(token));
+  }
+  template <class CompletionToken>
+  static auto start(boost::asio::any_io_executor ex, worker_options options, diagnostics& diag,
+                    CompletionToken&& token) {
+    return detail::coroutine_operation<in_process_worker>(
+        std::move(ex), &diag, [o = std::move(options)] { return start(o); }, std::forward<CompletionToken>(token));
+  }
 
  private:
   friend struct detail::worker_access;
@@ -125,6 +142,21 @@ class in_process_worker : public worker {
 /// startup_timeout.
 boost::asio::awaitable<worker> spawn_worker(worker_options options = {});
 
+/// spawn_worker on ex for any completion token (a callback, use_future, deferred, as_tuple,
+/// redirect_error...): completion signature void(boost::system::error_code, worker), the
+/// failure's exception going to diag if given; use_awaitable throws as above. Cancellation
+/// as above, through the handler's cancellation slot.
+template <class CompletionToken>
+auto spawn_worker(boost::asio::any_io_executor ex, worker_options options, CompletionToken&& token) {
+  return detail::coroutine_operation<worker>(
+      std::move(ex), nullptr, [o = std::move(options)] { return spawn_worker(o); }, std::forward<CompletionToken>(token));
+}
+template <class CompletionToken>
+auto spawn_worker(boost::asio::any_io_executor ex, worker_options options, diagnostics& diag, CompletionToken&& token) {
+  return detail::coroutine_operation<worker>(
+      std::move(ex), &diag, [o = std::move(options)] { return spawn_worker(o); }, std::forward<CompletionToken>(token));
+}
+
 /// True until the host has observed the worker's exit: the end of its process, whatever
 /// still holds its connection or output pipes (a descendant that kept them, for example).
 bool isrunning(const worker& w) noexcept;
@@ -137,6 +169,19 @@ bool isrunning(const worker& w) noexcept;
 /// already ended (never throws for that). Throws error{stop_failed} only if the process
 /// survives SIGKILL for 10 s.
 boost::asio::awaitable<bool> stop(worker& w);
+
+/// stop for any completion token, on the worker's executor: void(error_code, bool), the
+/// failure's exception going to diag if given. w must live until it completes.
+template <class CompletionToken>
+auto stop(worker& w, CompletionToken&& token) {
+  return detail::coroutine_operation<bool>(w.get_executor(), nullptr, [&w] { return stop(w); },
+                                           std::forward<CompletionToken>(token));
+}
+template <class CompletionToken>
+auto stop(worker& w, diagnostics& diag, CompletionToken&& token) {
+  return detail::coroutine_operation<bool>(w.get_executor(), &diag, [&w] { return stop(w); },
+                                           std::forward<CompletionToken>(token));
+}
 
 /// Interrupts every call running in the worker and returns at once. Each ends with
 /// interrupted_exception if its function honours the interrupt (see <malt/this_call.hpp>),

@@ -153,14 +153,22 @@ struct call_driver::cancel_handler {
   }
 };
 
-void call_driver::fail_now(place_handler place, void* handler, std::exception_ptr failure) {
+void call_driver::fail_now(place_handler place, void* handler, diagnostics* diag, failure f) {
   static const std::string unknown = "a malt call";
   reply_handler h;
   place(h, handler);
-  h.complete(std::move(failure), {}, reply_context{owner_, unknown, ex_, false});
+  h.attach(diag);
+  h.complete(std::move(f), {}, reply_context{owner_, unknown, ex_, false});
 }
 
-void call_driver::await(std::uint64_t id, place_handler place, void* handler) {
+namespace {
+// Awaiting a call the wrong way round is the caller's mistake, not the worker's.
+failure misuse(const char* what) {
+  return {make_error_code(boost::system::errc::invalid_argument), std::make_exception_ptr(std::logic_error(what))};
+}
+}  // namespace
+
+void call_driver::await(std::uint64_t id, place_handler place, void* handler, diagnostics* diag) {
   waiter* w = find(id);
   if (!w) {
     if (auto it = unclaimed_.find(id); it != unclaimed_.end()) {  // an eager call whose reply is in
@@ -168,17 +176,18 @@ void call_driver::await(std::uint64_t id, place_handler place, void* handler) {
       unclaimed_.erase(it);
       reply_handler h;
       place(h, handler);
-      h.complete(std::move(outcome.failure), outcome.reply, reply_context{owner_, outcome.target->name, ex_, false});
+      h.attach(diag);
+      h.complete(std::move(outcome.outcome), outcome.reply, reply_context{owner_, outcome.target->name, ex_, false});
       return;
     }
     // Only its completion or its handle's release frees a call's record.
-    return fail_now(place, handler,
-                    std::make_exception_ptr(std::logic_error("a malt call was awaited after it was forgotten")));
+    return fail_now(place, handler, diag, misuse("a malt call was awaited after it was forgotten"));
   }
   if (w->initiated)
-    return fail_now(place, handler, std::make_exception_ptr(std::logic_error("a malt call operation was awaited twice")));
+    return fail_now(place, handler, diag, misuse("a malt call operation was awaited twice"));
   w->initiated = true;
   place(w->handler, handler);
+  w->handler.attach(diag);
   if (!w->eager) {  // else started when it was issued
     try {
       owner_.check_running();
@@ -186,10 +195,10 @@ void call_driver::await(std::uint64_t id, place_handler place, void* handler) {
       in_await_ = true;
       start(id, w->send_value, true, false);
       in_await_ = false;
-    } catch (...) {
+    } catch (...) {  // the worker's end, or the size limit
       in_await_ = false;
       book_.discard(id);
-      return deliver(*w, std::current_exception(), {}, false);
+      return deliver(*w, current_failure(), {}, false);
     }
     w = find(id);
     if (!w) return;  // completed already: the worker has ended
@@ -213,7 +222,7 @@ void call_driver::await(std::uint64_t id, place_handler place, void* handler) {
 
 void call_driver::on_reply(const frame& f) {
   in_read_ = true;
-  if (book_.on_plain_result(f.header.call_id, f.header.type)) return complete(f.header.call_id, nullptr, f.payload, true);
+  if (book_.on_plain_result(f.header.call_id, f.header.type)) return complete(f.header.call_id, {}, f.payload, true);
   perform(book_.on_reply(f.header.call_id, f.header.type, f.payload), true);
 }
 
@@ -270,47 +279,45 @@ void call_driver::arm_grace(std::uint64_t id) {
   });
 }
 
-std::exception_ptr call_driver::failure_of(const call_action& done) const {
+failure call_driver::outcome_of(const call_action& done) const {
   switch (done.end) {
     case call_end::replied: break;
     case call_end::withdrawn:
-      return done.timed_out ? std::make_exception_ptr(error(errc::timed_out, "the call to " + summary_ +
-                                                                              " timed out before it was sent"))
-                            : std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted));
+      return done.timed_out ? failure_of(error(errc::timed_out, "the call to " + summary_ + " timed out before it was sent"))
+                            : failure_of(boost::system::system_error(asio::error::operation_aborted));
     case call_end::abandoned:
-      return done.timed_out
-                 ? std::make_exception_ptr(error(errc::timed_out_running,
-                                                 "the call to " + summary_ +
-                                                     " timed out and did not answer its interrupt in time: it may "
-                                                     "still be running in the worker"))
-                 : std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted));
-    case call_end::terminated: return std::make_exception_ptr(hooks_.terminated());
+      return done.timed_out ? failure_of(error(errc::timed_out_running,
+                                               "the call to " + summary_ +
+                                                   " timed out and did not answer its interrupt in time: it may "
+                                                   "still be running in the worker"))
+                            : failure_of(boost::system::system_error(asio::error::operation_aborted));
+    case call_end::terminated: return failure_of(hooks_.terminated());
   }
-  if (done.reply_type != frame_type::failure) return nullptr;
+  if (done.reply_type != frame_type::failure) return {};
   return exception_from_report(done.reply, summary_, done.timed_out);
 }
 
 void call_driver::complete(call_action& done, bool from_reader) {
-  complete(done.id, failure_of(done), done.reply, from_reader && done.end == call_end::replied);
+  complete(done.id, outcome_of(done), done.reply, from_reader && done.end == call_end::replied);
 }
 
-void call_driver::complete(std::uint64_t id, std::exception_ptr failure, std::span<const char> reply, bool from_reader) {
+void call_driver::complete(std::uint64_t id, failure f, std::span<const char> reply, bool from_reader) {
   waiter* w = find(id);
   if (!w) return;
-  if (w->handler) return deliver(*w, std::move(failure), reply, from_reader);
+  if (w->handler) return deliver(*w, std::move(f), reply, from_reader);
   if (!w->forgotten)  // kept until it is awaited: the reply's bytes are the read buffer's
-    unclaimed_.insert_or_assign(id, unclaimed{w->target, std::move(failure), {reply.begin(), reply.end()}});
+    unclaimed_.insert_or_assign(id, unclaimed{w->target, std::move(f), {reply.begin(), reply.end()}});
   free(*w);
 }
 
-void call_driver::deliver(waiter& w, std::exception_ptr failure, std::span<const char> reply, bool from_reader) {
+void call_driver::deliver(waiter& w, failure f, std::span<const char> reply, bool from_reader) {
   if (w.slot.is_connected()) w.slot.clear();
   w.slot = {};
   cancel_deadline(w);
   w.id = 0;  // free: the handler may start a call that takes this very slot
   const reply_context context{owner_, w.target->name, ex_, from_reader};
   try {
-    w.handler.complete(std::move(failure), reply, context);
+    w.handler.complete(std::move(f), reply, context);
   } catch (...) {
     // A handler run here threw: it leaves the io_context's run() as from a posted handler,
     // and the reader goes on.

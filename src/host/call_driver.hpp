@@ -70,7 +70,7 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   /// the call is over, honouring its cancellation slot, and interrupting the call at its
   /// deadline, then waiting its grace (else worker_options::interrupt_grace) for its
   /// answer to any interrupt.
-  void await(std::uint64_t id, place_handler place, void* handler);
+  void await(std::uint64_t id, place_handler place, void* handler, diagnostics* diag);
 
   /// A result or failure frame from the worker. Replies of one read complete their
   /// callers at once, on the callers' executors; the calls those start go out together
@@ -107,7 +107,7 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   // The outcome of an eager call that came before anyone awaited it; its slot is free.
   struct unclaimed {
     const call_target* target;
-    std::exception_ptr failure;
+    failure outcome;
     std::vector<char> reply;
   };
   struct cancel_handler;
@@ -117,12 +117,12 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   void perform(call_actions&& actions, bool from_reader = false);
   void write();
   void complete(call_action& done, bool from_reader);
-  void complete(std::uint64_t id, std::exception_ptr failure, std::span<const char> reply, bool from_reader);
-  void deliver(waiter& w, std::exception_ptr failure, std::span<const char> reply, bool from_reader);
-  void fail_now(place_handler place, void* handler, std::exception_ptr failure);
+  void complete(std::uint64_t id, failure f, std::span<const char> reply, bool from_reader);
+  void deliver(waiter& w, failure f, std::span<const char> reply, bool from_reader);
+  void fail_now(place_handler place, void* handler, diagnostics* diag, failure f);
   void arm_grace(std::uint64_t id);
   std::chrono::milliseconds grace_of(std::uint64_t id);
-  std::exception_ptr failure_of(const call_action& done) const;
+  failure outcome_of(const call_action& done) const;
   void check_size(std::uint64_t id) const;
   void check_room(std::uint64_t id) const;
 

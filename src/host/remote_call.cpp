@@ -54,8 +54,8 @@ void set_deadline(worker_impl& w, std::uint64_t id, std::chrono::steady_clock::t
   w.calls().set_deadline(id, std::chrono::milliseconds(0), deadline, grace);
 }
 
-void async_call(worker_impl& w, std::uint64_t id, place_handler place, void* handler) {
-  w.calls().await(id, place, handler);
+void async_call(worker_impl& w, std::uint64_t id, place_handler place, void* handler, diagnostics* diag) {
+  w.calls().await(id, place, handler, diag);
 }
 
 asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.executor(); }
@@ -69,9 +69,9 @@ std::size_t max_decode_depth(const worker_impl& w) noexcept { return w.options()
 
 std::size_t max_frame_size(const worker_impl& w) noexcept { return w.options().max_frame_size; }
 
-std::exception_ptr decode_failure(const worker_impl& w, const std::string& function, const std::exception& e) {
-  return std::make_exception_ptr(decode_error(
-      errc::decode_failed, "could not decode the result of '" + function + "' from " + w.summary() + ": " + e.what()));
+failure decode_failure(const worker_impl& w, const std::string& function, const std::exception& e) {
+  return failure_of(decode_error(errc::decode_failed,
+                                 "could not decode the result of '" + function + "' from " + w.summary() + ": " + e.what()));
 }
 
 std::vector<item_reply> split_batch_reply(const worker_impl& w, const std::string& function,
@@ -93,7 +93,7 @@ std::vector<item_reply> split_batch_reply(const worker_impl& w, const std::strin
           errc::decode_failed, "item " + std::to_string(i) + " of a batch of '" + function + "' from " + w.summary() +
                                    " failed with code " + std::to_string(*code) + ", which a worker may not report"));
     else
-      r[i].failure = exception_from_report(outcomes[i].bytes, w.summary(), false);
+      r[i].failure = exception_from_report(outcomes[i].bytes, w.summary(), false).exception;
   }
   return r;
 }

@@ -6,18 +6,16 @@
 
 namespace malt::detail {
 
-std::exception_ptr exception_from_report(std::span<const char> report, const std::string& summary, bool timed_out) {
+failure exception_from_report(std::span<const char> report, const std::string& summary, bool timed_out) {
   try {
     auto r = decode_failure_report(report);
     if (r.code == errc::interrupted && timed_out)
-      return std::make_exception_ptr(error(errc::timed_out, "the call timed out and was interrupted in " + summary));
+      return failure_of(error(errc::timed_out, "the call timed out and was interrupted in " + summary));
     if (r.code == errc::interrupted)
-      return std::make_exception_ptr(
-          interrupted_exception(r.code, summary, std::move(r.type), std::move(r.message), std::move(r.trace)));
-    return std::make_exception_ptr(
-        remote_exception(r.code, summary, std::move(r.type), std::move(r.message), std::move(r.trace)));
+      return failure_of(interrupted_exception(r.code, summary, std::move(r.type), std::move(r.message), std::move(r.trace)));
+    return failure_of(remote_exception(r.code, summary, std::move(r.type), std::move(r.message), std::move(r.trace)));
   } catch (const std::exception& e) {
-    return std::make_exception_ptr(
+    return failure_of(
         decode_error(errc::decode_failed, "could not decode a failure report from " + summary + ": " + e.what()));
   }
 }

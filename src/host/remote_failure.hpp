@@ -5,13 +5,14 @@
 // remote_exception, error{timed_out} for an interrupted call whose deadline had passed,
 // or decode_error for a report that does not decode.
 
-#include <exception>
+#include <malt/detail/failure.hpp>
+
 #include <span>
 #include <string>
 
 namespace malt::detail {
 
-std::exception_ptr exception_from_report(std::span<const char> report, const std::string& summary, bool timed_out);
+failure exception_from_report(std::span<const char> report, const std::string& summary, bool timed_out);
 
 }  // namespace malt::detail
 

@@ -117,7 +117,7 @@ struct call_chain {
     }
     const int x = left--;
     ++in_flight;
-    malt::remote_call_fetch(w, f, x, 1)([this, x](std::exception_ptr e, int sum) {
+    malt::remote_call_fetch(w, f, x, 1)([this, x](boost::system::error_code e, int sum) {
       --in_flight;
       if (e || sum != x + 1) ++wrong;
       next();

@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(call_forms_and_coroutine_functions) {
     auto failing = malt::remote_call_fetch(w, checked_sqrt, -1.0)(asio::use_awaitable);
     co_await thrown<malt::remote_exception>(std::move(failing));
     std::optional<int> called_back;
-    malt::remote_call_fetch(w, add, 5, 5)([&](std::exception_ptr e, int v) { called_back = e ? -1 : v; });
+    malt::remote_call_fetch(w, add, 5, 5)([&](boost::system::error_code e, int v) { called_back = e ? -1 : v; });
     BOOST_TEST(co_await eventually([&] { return called_back.has_value(); }));
     BOOST_TEST(*called_back == 10);
     // Values of any size travel both ways.
@@ -375,7 +375,7 @@ BOOST_AUTO_TEST_CASE(a_function_is_named_once_per_connection_and_its_faults_stay
     {
       asio::cancellation_signal signal;
       auto op = malt::remote_call_fetch(w, get_x);
-      std::move(op)(asio::bind_cancellation_slot(signal.slot(), [](std::exception_ptr, int) {}));
+      std::move(op)(asio::bind_cancellation_slot(signal.slot(), [](boost::system::error_code, int) {}));
       signal.emit(asio::cancellation_type::terminal);
     }
     co_await malt::remote_call_wait(w, set_x, 5);

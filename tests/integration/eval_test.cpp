@@ -10,7 +10,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Every case runs against a worker process and an in-process worker.
 constexpr const char* kinds[] = {"malt::worker", "malt::in_process_worker"};

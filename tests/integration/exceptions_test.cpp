@@ -10,7 +10,6 @@ using namespace malt_test;
 namespace asio = boost::asio;
 
 namespace {
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Checks that catch, each in a coroutine of its own: g++ 12 warns falsely about a long
 // coroutine with try blocks (README, Toolchain notes).

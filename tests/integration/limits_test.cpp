@@ -23,7 +23,6 @@ std::string limit_line(pid_t pid, const std::string& name) {
   return "";
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // AddressSanitizer reserves terabytes of address space for its shadow memory: a worker
 // built with it cannot start under an address-space limit.

@@ -11,7 +11,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 const char* const escapes[] = {
     "debug.sethook(); while true do end",

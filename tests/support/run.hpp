@@ -20,6 +20,7 @@
 #include <exception>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 
 namespace malt_test {
 
@@ -65,6 +66,8 @@ asio::awaitable<E> thrown(Op op) {
   }
   throw std::logic_error("the awaited operation did not fail");
 }
+
+inline bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
 /// Malt.jl's "&(true, true)" probe: the worker is alive and the stream in sync.
 inline asio::awaitable<void> probe(const malt::worker& w) {

@@ -99,7 +99,7 @@ bool has_kind(const call_actions& a, call_action::kind k) {
   return std::any_of(a.begin(), a.end(), [&](auto& x) { return x.what == k; });
 }
 
-std::vector<char> failure(malt::errc code) {
+std::vector<char> failure_report_of(malt::errc code) {
   std::vector<char> out;
   encode_failure_report(out, {code, "t", "m", ""}, 1024);
   return out;
@@ -288,7 +288,7 @@ BOOST_AUTO_TEST_CASE(running_partial_interrupts_and_waits_for_the_answer) {
   BOOST_TEST(h.header(1).call_id == id);
   BOOST_TEST(!h.completed(id));
   BOOST_TEST(kinds(h.cancel(id, partial)).empty());  // one interrupt per call
-  auto r = h.record(h.book.on_reply(id, frame_type::failure, failure(malt::errc::interrupted)));
+  auto r = h.record(h.book.on_reply(id, frame_type::failure, failure_report_of(malt::errc::interrupted)));
   BOOST_TEST(kinds(r) == (std::vector{call_action::disarm_grace, call_action::complete}));
   BOOST_TEST(int(h.outcome(id).end) == int(call_end::replied));
   BOOST_TEST(int(h.outcome(id).reply_type) == int(frame_type::failure));
@@ -395,7 +395,7 @@ BOOST_AUTO_TEST_CASE(a_reply_to_a_call_never_sent_or_answered_is_a_violation) {
 BOOST_AUTO_TEST_CASE(a_failure_code_only_the_host_may_use_is_a_violation) {
   harness h;
   const auto id = h.start_written();
-  auto a = h.record(h.book.on_reply(id, frame_type::failure, failure(malt::errc::timed_out)));
+  auto a = h.record(h.book.on_reply(id, frame_type::failure, failure_report_of(malt::errc::timed_out)));
   BOOST_TEST(kinds(a) == std::vector{call_action::violation});
   BOOST_TEST(!h.completed(id));
 }
@@ -460,7 +460,7 @@ BOOST_AUTO_TEST_CASE(a_worker_on_its_way_out_answers_with_failures_that_do_not_c
   h.write();
   BOOST_TEST(int(h.header(2).type) == int(frame_type::exit_request));
   h.reply(ok);  // a result it sent still counts
-  BOOST_TEST(h.record(h.book.on_reply(failed, frame_type::failure, failure(malt::errc::interrupted))).empty());
+  BOOST_TEST(h.record(h.book.on_reply(failed, frame_type::failure, failure_report_of(malt::errc::interrupted))).empty());
   h.record(h.book.on_worker_end());
   BOOST_TEST(int(h.outcome(ok).end) == int(call_end::replied));
   BOOST_TEST(int(h.outcome(failed).end) == int(call_end::terminated));
@@ -486,7 +486,7 @@ BOOST_AUTO_TEST_CASE(a_deadline_interrupts_and_ends_as_timed_out) {
   const auto id = h.start_written();
   auto a = h.record(h.book.on_timeout(id));
   BOOST_TEST(kinds(a) == (std::vector{call_action::write, call_action::interrupt, call_action::arm_grace}));
-  h.record(h.book.on_reply(id, frame_type::failure, failure(malt::errc::interrupted)));
+  h.record(h.book.on_reply(id, frame_type::failure, failure_report_of(malt::errc::interrupted)));
   BOOST_TEST(h.outcome(id).timed_out);
   BOOST_TEST(int(h.outcome(id).end) == int(call_end::replied));
 }

@@ -300,7 +300,7 @@ class pmap_run : public std::enable_shared_from_this<pmap_run<T, F, Range, Targe
             decode_values(items[i].bytes, decode_limits{max_decode_depth(impl)}, value);
             r.value_ = std::move(value);
           } catch (const std::exception& e) {
-            r.error_ = decode_failure(impl, name_, e);
+            r.error_ = decode_failure(impl, name_, e).exception;
           }
         }
       }

@@ -93,7 +93,8 @@ using place_handler = void (*)(reply_handler& to, void* handler);
 /// Sends call id's request unless it is out, and completes the handler place puts in
 /// place with the reply or the failure, honouring the handler's cancellation slot and the
 /// timeout.
-void async_call(worker_impl& w, std::uint64_t id, place_handler place, void* handler);
+/// A failure's exception also goes to diag, if given, for a handler of failure_as::code.
+void async_call(worker_impl& w, std::uint64_t id, place_handler place, void* handler, diagnostics* diag = nullptr);
 
 boost::asio::any_io_executor executor_of(const worker_impl& w) noexcept;
 

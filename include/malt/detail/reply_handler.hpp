@@ -7,9 +7,13 @@
 // allocator. Completing it turns the worker's raw reply into the caller's value and runs
 // the handler on its associated executor: at once when the reply came from the reader
 // and that executor is the one running, which spares a read's worth of replies a post
-// each; posted otherwise.
+// each; posted otherwise. A handler takes a failure as the typed exception
+// (void(std::exception_ptr, T)) or as its code (void(error_code, T), the exception then
+// going to the caller's diagnostics, if any).
 
+#include <malt/detail/failure.hpp>
 #include <malt/detail/payload.hpp>
+#include <malt/diagnostics.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_allocator.hpp>
@@ -34,7 +38,7 @@ namespace malt::detail {
 class worker_impl;
 
 /// The decode_error for a result of function that did not decode.
-std::exception_ptr decode_failure(const worker_impl& w, const std::string& function, const std::exception& e);
+failure decode_failure(const worker_impl& w, const std::string& function, const std::exception& e);
 /// How deep the values w's replies carry may nest (worker_options::max_decode_depth).
 std::size_t max_decode_depth(const worker_impl& w) noexcept;
 /// Whether ex is an io_context's executor and this thread runs that io_context.
@@ -48,16 +52,6 @@ struct reply_context {
   bool from_reader;  // the reply came from the reader, not from within an initiating function
 };
 
-template <class T>
-struct call_signature_of {
-  using type = void(std::exception_ptr, T);
-};
-template <>
-struct call_signature_of<void> {
-  using type = void(std::exception_ptr);
-};
-template <class T>
-using call_signature = typename call_signature_of<T>::type;
 
 class reply_handler {
  public:
@@ -68,12 +62,15 @@ class reply_handler {
   reply_handler& operator=(const reply_handler&) = delete;
   ~reply_handler() { reset(); }
 
-  /// A handler of signature call_signature<T>, given the reply decoded as Wire (then
-  /// converted to T).
-  template <class T, class Wire, class Handler>
+  /// A handler of signature call_signature<T> (failure_as::exception) or code_signature<T>
+  /// (failure_as::code, the exception going to the attached diagnostics), given the reply decoded as
+  /// Wire (then converted to T).
+  template <class T, class Wire, failure_as As, class Handler>
   void emplace_decoding(Handler&& h) {
-    emplace<std::decay_t<Handler>, &complete_decoding<T, Wire, std::decay_t<Handler>>>(std::forward<Handler>(h));
+    emplace<std::decay_t<Handler>, &complete_decoding<T, Wire, As, std::decay_t<Handler>>>(std::forward<Handler>(h));
   }
+  /// Where a handler of failure_as::code puts the failure's exception (null: nowhere).
+  void attach(diagnostics* diag) noexcept { diag_ = diag; }
   /// A handler of signature void(std::exception_ptr, std::vector<char>), given the raw reply.
   template <class Handler>
   void emplace_raw(Handler&& h) {
@@ -86,18 +83,19 @@ class reply_handler {
   /// Completes the handler with failure or the reply (its bytes need only live through
   /// this call) and leaves this empty. this is not touched once the handler runs: it may
   /// be reused by then.
-  void complete(std::exception_ptr failure, std::span<const char> reply, const reply_context& c) {
-    ops_->complete(*this, std::move(failure), reply, c);
+  void complete(failure f, std::span<const char> reply, const reply_context& c) {
+    ops_->complete(*this, std::move(f), reply, c);
   }
 
   void reset() noexcept {
     if (ops_) ops_->destroy(*this);
     ops_ = nullptr;
+    diag_ = nullptr;
   }
 
  private:
   struct operations {
-    void (*complete)(reply_handler&, std::exception_ptr, std::span<const char>, const reply_context&);
+    void (*complete)(reply_handler&, failure, std::span<const char>, const reply_context&);
     void (*destroy)(reply_handler&) noexcept;
     boost::asio::cancellation_slot (*slot)(const reply_handler&) noexcept;
   };
@@ -182,15 +180,25 @@ class reply_handler {
       asio::post(ex, std::move(invoke));
   }
 
-  template <class T, class Wire, class H>
-  static void complete_decoding(reply_handler& self, std::exception_ptr failure, std::span<const char> reply,
-                                const reply_context& c) {
+  template <failure_as As, class H, class... V>
+  static void run_with(H&& h, const reply_context& c, failure&& f, diagnostics* diag, V&&... v) {
+    if constexpr (As == failure_as::exception) {
+      run(std::move(h), c, std::move(f.exception), std::forward<V>(v)...);
+    } else {
+      if (diag) set_diagnostics(*diag, std::move(f.exception));
+      run(std::move(h), c, f.code, std::forward<V>(v)...);
+    }
+  }
+
+  template <class T, class Wire, failure_as As, class H>
+  static void complete_decoding(reply_handler& self, failure f, std::span<const char> reply, const reply_context& c) {
+    diagnostics* const diag = self.diag_;
     H h = self.take<H>();
     if constexpr (std::is_void_v<T>) {
-      run(std::move(h), c, std::move(failure));
+      run_with<As>(std::move(h), c, std::move(f), diag);
     } else {
       T result{};
-      if (!failure) {
+      if (!f) {
         try {
           const decode_limits limits{max_decode_depth(c.w)};
           if constexpr (std::is_same_v<T, Wire>) {
@@ -201,22 +209,22 @@ class reply_handler {
             result = wire.template as<T>();
           }
         } catch (const std::exception& e) {
-          failure = decode_failure(c.w, c.function, e);
+          f = decode_failure(c.w, c.function, e);
         }
       }
-      run(std::move(h), c, std::move(failure), std::move(result));
+      run_with<As>(std::move(h), c, std::move(f), diag, std::move(result));
     }
   }
 
   template <class H>
-  static void complete_raw(reply_handler& self, std::exception_ptr failure, std::span<const char> reply,
-                           const reply_context& c) {
+  static void complete_raw(reply_handler& self, failure f, std::span<const char> reply, const reply_context& c) {
     H h = self.take<H>();
-    run(std::move(h), c, std::move(failure), std::vector<char>(reply.begin(), reply.end()));
+    run(std::move(h), c, std::move(f.exception), std::vector<char>(reply.begin(), reply.end()));
   }
 
   alignas(std::max_align_t) unsigned char storage_[inline_size];
   const operations* ops_ = nullptr;
+  diagnostics* diag_ = nullptr;
 };
 
 }  // namespace malt::detail
