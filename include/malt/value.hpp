@@ -130,7 +130,9 @@ T value::as() const {
       i = static_cast<std::int64_t>(*d);  // in range, so the conversion is defined
     else
       cannot_convert("an integer type");
-    if (!std::in_range<T>(i)) throw std::invalid_argument("the integer " + std::to_string(i) + " is out of range");
+    // The plain integer type of T's size and sign: std::in_range refuses character types.
+    using plain = std::conditional_t<std::is_signed_v<T>, std::make_signed_t<T>, std::make_unsigned_t<T>>;
+    if (!std::in_range<plain>(i)) throw std::invalid_argument("the integer " + std::to_string(i) + " is out of range");
     return static_cast<T>(i);
   } else if constexpr (std::is_floating_point_v<T>) {
     if (auto* d = std::get_if<double>(&v_)) {

@@ -107,6 +107,11 @@ BOOST_AUTO_TEST_CASE(numbers_out_of_range_do_not_convert) {
   BOOST_TEST(malt::value(42.0).as<int>() == 42);
   BOOST_CHECK_THROW(malt::value(1e300).as<float>(), std::invalid_argument);
   BOOST_TEST(malt::value(2.5).as<float>() == 2.5f);
+  // Character types are integers too (a function taking a char is callable by eval).
+  BOOST_TEST(malt::value(std::int64_t{','}).as<char>() == ',');
+  BOOST_CHECK_THROW(malt::value(std::int64_t{300}).as<char>(), std::invalid_argument);
+  BOOST_TEST((malt::value(std::int64_t{0x263a}).as<char16_t>() == u'\u263a'));
+  BOOST_CHECK_THROW(malt::value(std::int64_t{-1}).as<char32_t>(), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
