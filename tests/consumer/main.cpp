@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   int result = 0;
   std::string trace;
+  bool worker_pid_matches = true;
   boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
     result = co_await malt::remote_call_fetch(w, twice, 21);
@@ -36,6 +37,13 @@ int main(int argc, char** argv) {
       trace = e.stack_trace();
     }
     co_await malt::stop(w);
+#ifdef MALT_WORKER_PROGRAM  // the package's malt-worker, by its imported target
+    malt::worker_options options;
+    options.executable = MALT_WORKER_PROGRAM;
+    malt::worker general = co_await malt::spawn_worker(options);
+    worker_pid_matches = co_await malt::remote_call_fetch(general, malt::builtin::pid) == general.pid();
+    co_await malt::stop(general);
+#endif
   }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
   io.run();
   std::cout << "malt " << MALT_VERSION_STRING << ": twice(21) = " << result << "; where refuse_odd(1) threw:\n"
@@ -50,5 +58,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 #endif
+  if (!worker_pid_matches) {
+    std::cerr << "the package's malt-worker did not answer\n";
+    return 1;
+  }
   return result == 42 ? 0 : 1;
 }

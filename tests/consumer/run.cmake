@@ -21,7 +21,21 @@ if(SANITIZE)
 endif()
 execute_process(COMMAND ${WORK_DIR}/build/consumer_static_libstdcxx COMMAND_ERROR_IS_FATAL ANY)
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE} -B ${WORK_DIR}/build-static
-                        -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_STATIC=ON
+                        -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_KIND=static
                 COMMAND_ERROR_IS_FATAL ANY OUTPUT_QUIET)
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build-static COMMAND_ERROR_IS_FATAL ANY OUTPUT_QUIET)
 execute_process(COMMAND ${WORK_DIR}/build-static/consumer_static COMMAND_ERROR_IS_FATAL ANY)
+
+# Without CMake: the compiler and pkg-config's malt.pc.
+file(GLOB pc_file ${WORK_DIR}/prefix/lib*/pkgconfig/malt.pc ${WORK_DIR}/prefix/lib/*/pkgconfig/malt.pc)
+if(NOT pc_file)
+  message(FATAL_ERROR "malt.pc was not installed")
+endif()
+get_filename_component(pc_dir ${pc_file} DIRECTORY)
+set(ENV{PKG_CONFIG_PATH} ${pc_dir})
+execute_process(COMMAND pkg-config --cflags --libs malt OUTPUT_VARIABLE pc_flags OUTPUT_STRIP_TRAILING_WHITESPACE
+                COMMAND_ERROR_IS_FATAL ANY)
+separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+execute_process(COMMAND c++ -O1 ${CONSUMER_SOURCE}/main.cpp -o ${WORK_DIR}/consumer_pkg_config ${pc_flags}
+                COMMAND_ERROR_IS_FATAL ANY)
+execute_process(COMMAND ${WORK_DIR}/consumer_pkg_config COMMAND_ERROR_IS_FATAL ANY)
