@@ -101,6 +101,16 @@ asio::awaitable<void> show_pool() {
   co_await pool.stop();
 }
 
+asio::awaitable<void> show_stop(malt::worker& w) {
+  bool was_running = co_await malt::stop(w);
+  std::cout << "   stop returned " << was_running << ", running: " << malt::isrunning(w) << "\n";
+  try {
+    co_await malt::remote_call_fetch(w, add, 1, 2);
+  } catch (const malt::terminated_worker_exception& e) {
+    std::cout << "   terminated_worker_exception: " << e.what() << "\n";
+  }
+}
+
 asio::awaitable<void> tour() {
   std::cout << "1. spawn_worker starts a worker process (this program, re-run as a worker)\n";
   malt::worker w = co_await malt::spawn_worker();
@@ -136,13 +146,7 @@ asio::awaitable<void> tour() {
   co_await show_pool();
 
   std::cout << "12. stop: the worker exits (stopping its own workers first); calls then fail at once\n";
-  bool was_running = co_await malt::stop(w);
-  std::cout << "   stop returned " << was_running << ", running: " << malt::isrunning(w) << "\n";
-  try {
-    co_await malt::remote_call_fetch(w, add, 1, 2);
-  } catch (const malt::terminated_worker_exception& e) {
-    std::cout << "   terminated_worker_exception: " << e.what() << "\n";
-  }
+  co_await show_stop(w);
   std::cout << "workers still running: " << malt::running_workers().size() << "\n";
 }
 

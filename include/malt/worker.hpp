@@ -24,12 +24,6 @@
 
 namespace malt {
 
-/// How a worker process ended.
-struct exit_status {
-  std::optional<int> code;    ///< set when it exited normally
-  std::optional<int> signal;  ///< set when a signal ended it
-};
-
 namespace detail {
 class worker_impl;
 struct worker_access;

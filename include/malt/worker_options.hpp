@@ -3,14 +3,42 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace malt {
 
 /// When forwarded worker output gets its colour (blue prefix for stdout, yellow for stderr).
 enum class color_mode { automatic, always, never };
+
+/// How a worker process ended.
+struct exit_status {
+  std::optional<int> code;    ///< set when it exited normally
+  std::optional<int> signal;  ///< set when a signal ended it
+};
+
+/// Which of a worker's streams a line came from (worker_options::on_output).
+enum class output_stream { out, err };
+
+/// Something that happened to a worker process (worker_options::on_event).
+struct worker_event {
+  enum class kind {
+    spawned,  ///< it answered the handshake: calls may go
+    killed,   ///< the host sent it a signal (signal): kill(), a timeout, a broken protocol...
+    exited,   ///< its exit was observed (status)
+  };
+  kind what;
+  pid_t pid;
+  std::string summary;  ///< "malt::worker with PID 123"
+  int signal = 0;       ///< killed: the signal sent
+  exit_status status;   ///< exited: how
+  std::string reason;   ///< killed, exited: why, when the host knows (a violation, a limit, a timeout...)
+};
 
 /// Resource limits of a worker process, enforced by the kernel (setrlimit). Each one left
 /// at 0 is inherited from the host. Applied as the worker starts, before it serves
@@ -141,6 +169,17 @@ struct worker_options {
   bool monitor_stdout = true;
   bool monitor_stderr = true;
   color_mode color = color_mode::automatic;
+
+  /// Instead of that forwarding: each line the worker prints on a monitored stream, without
+  /// its newline (a line over 64 KiB comes in pieces), called on the worker's executor, in
+  /// order. For a logger: keep it short, the worker's next lines wait for it. An exception
+  /// it throws is reported on the host's stderr and dropped.
+  std::function<void(output_stream stream, pid_t pid, std::string_view line)> on_output;
+
+  /// Called on the worker's executor when the worker process has started, when the host
+  /// signals it, and when its exit is observed (worker_event). Not for in-process workers.
+  /// An exception it throws is reported on the host's stderr and dropped.
+  std::function<void(const worker_event& event)> on_event;
 
   /// stop(): how long to wait after the exit request before SIGTERM, and after SIGTERM
   /// before SIGKILL.

@@ -3,7 +3,8 @@
 
 // Monitoring a worker's stdout or stderr: each line it prints reaches the host's own
 // stream as "[Worker <pid>]: line", the prefix blue (stdout) or yellow (stderr) when
-// coloured; a line longer than max_forwarded_line goes out in pieces. It reads until the
+// coloured, or goes to worker_options::on_output instead; a line longer than
+// max_forwarded_line goes out in pieces. It reads until the
 // worker's end of the pipe closes, so the last lines of a dying worker are not lost, or
 // until its owner closes the pipe (a descendant of the worker may hold it open for ever).
 // Writing is the output sink's (output_sink.hpp): it never blocks this side.
@@ -21,11 +22,12 @@ namespace malt::detail {
 
 inline constexpr std::size_t max_forwarded_line = 64 * 1024;
 
-/// Starts forwarding from pipe_fd (taken over) to target_fd (1 or 2). Closing the pipe it
-/// returns stops the forwarding; what was read is written.
+/// Starts forwarding from pipe_fd (taken over), the worker's stream, to the host's same
+/// stream, or to options.on_output. Closing the pipe it returns stops the forwarding; what
+/// was read is written.
 std::shared_ptr<boost::asio::posix::stream_descriptor> forward_output(const boost::asio::any_io_executor& ex,
-                                                                      int pipe_fd, int target_fd, pid_t pid,
-                                                                      color_mode color);
+                                                                      int pipe_fd, output_stream stream, pid_t pid,
+                                                                      const worker_options& options);
 
 }  // namespace malt::detail
 

@@ -2,6 +2,7 @@
 
 #include "host/live_workers.hpp"
 #include "host/output_forwarder.hpp"
+#include "process/output_sink.hpp"
 #include "process/interrupt_signal.hpp"
 #include "process/sandbox.hpp"
 #include "protocol/messages.hpp"
@@ -59,6 +60,18 @@ worker_impl::~worker_impl() {
     siginfo_t info{};
     ::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.native_handle(), &info, WEXITED | WNOHANG);
     forget_live(pid_);
+  }
+}
+
+template <class MakeEvent>
+void worker_impl::tell(MakeEvent make) const noexcept {
+  if (!options_.on_event) return;
+  try {
+    options_.on_event(make());
+  } catch (const std::exception& e) {
+    write_output(2, std::string("malt: worker_options::on_event threw: ") + e.what() + "\n");
+  } catch (...) {
+    write_output(2, "malt: worker_options::on_event threw\n");
   }
 }
 
@@ -123,6 +136,7 @@ asio::awaitable<void> worker_impl::finish_startup() {
     startup_timer_.cancel();
     if (has_process() && options_.containment == containment::pid_namespace) containment_ = containment_of(pid_);
     start_forwarding();
+    tell([&] { return worker_event{worker_event::kind::spawned, pid_, summary_, 0, {}, {}}; });
     co_return;
   }
   // Failed: make sure the child is gone and reaped before reporting.
@@ -148,11 +162,11 @@ asio::awaitable<void> worker_impl::finish_startup() {
 void worker_impl::start_forwarding() {
   if (!has_process()) return;  // an in-process worker prints on the host's own streams
   if (options_.monitor_stdout)
-    stdout_forwarded_ = forward_output(ex_, stdout_pipe_.release(), 1, pid_, options_.color);
+    stdout_forwarded_ = forward_output(ex_, stdout_pipe_.release(), output_stream::out, pid_, options_);
   else
     stdout_raw_ = std::move(stdout_pipe_);
   if (options_.monitor_stderr)
-    stderr_forwarded_ = forward_output(ex_, stderr_pipe_.release(), 2, pid_, options_.color);
+    stderr_forwarded_ = forward_output(ex_, stderr_pipe_.release(), output_stream::err, pid_, options_);
   else
     stderr_raw_ = std::move(stderr_pipe_);
 }
@@ -245,6 +259,9 @@ bool worker_impl::check_exit() {
     if (auto limit = limit_reached(options_.limits, *exit_signal_, oom_killed); !limit.empty())
       end_reason_ = std::move(limit);
   exited_ = true;
+  tell([&] {
+    return worker_event{worker_event::kind::exited, pid_, summary_, 0, {exit_code_, exit_signal_}, end_reason_};
+  });
   on_exit();
   return true;
 }
@@ -370,6 +387,10 @@ int worker_impl::signal_target() noexcept {
 
 void worker_impl::signal(int signo) noexcept {
   if (exited_ || !has_process()) return;
+  tell([&] {
+    return worker_event{worker_event::kind::killed, pid_, summary_, signo, {},
+                        !startup_problem_.empty() ? startup_problem_ : end_reason_};
+  });
   // A worker proper that ended before its supervisor noticed: the supervisor takes it.
   if (const int target = signal_target(); target != pidfd_.native_handle() && pidfd_signal(target, signo) == 0) return;
   pidfd_signal(pidfd_.native_handle(), signo);

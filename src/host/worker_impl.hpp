@@ -41,6 +41,10 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 
   boost::asio::awaitable<bool> stop();
   void signal(int signo) noexcept;
+  /// Calls worker_options::on_event, if any, with make()'s event; an exception it throws
+  /// is reported on stderr.
+  template <class MakeEvent>
+  void tell(MakeEvent make) const noexcept;
   /// Names why the worker is about to end, for its calls' terminated_worker_exception
   /// (unless a reason was given first).
   void end_because(std::string reason) {

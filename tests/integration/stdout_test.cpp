@@ -6,6 +6,9 @@
 #include "test_functions.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <string_view>
+#include <vector>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -142,6 +145,50 @@ BOOST_AUTO_TEST_CASE(the_last_lines_of_a_dying_worker_arrive) {
     BOOST_CHECK_THROW(co_await malt::remote_call_wait(w, print_then_exit, std::string("last words"), 0),
                       malt::terminated_worker_exception);
     BOOST_TEST(co_await eventually([&] { return cap.text().find("last words") != std::string::npos; }));
+  });
+}
+
+// What a worker's hooks saw.
+struct hooked {
+  std::vector<std::string> lines;  // "out 123: text"
+  std::vector<malt::worker_event> events;
+};
+
+asio::awaitable<malt::worker> spawn_hooked(hooked& seen) {
+  malt::worker_options o;
+  o.on_output = [&seen](malt::output_stream stream, pid_t pid, std::string_view line) {
+    seen.lines.push_back((stream == malt::output_stream::out ? "out " : "err ") + std::to_string(pid) + ": " +
+                         std::string(line));
+  };
+  o.on_event = [&seen](const malt::worker_event& e) { seen.events.push_back(e); };
+  co_return co_await malt::spawn_worker(o);
+}
+
+BOOST_AUTO_TEST_CASE(output_and_events_go_to_the_hooks_instead) {
+  run([]() -> asio::awaitable<void> {
+    hooked seen;
+    captured_output cap;
+    malt::worker w = co_await spawn_hooked(seen);
+    const std::string pid = std::to_string(w.pid());
+    BOOST_REQUIRE(seen.events.size() == 1u);
+    BOOST_TEST((seen.events[0].what == malt::worker_event::kind::spawned));
+    BOOST_TEST(seen.events[0].pid == w.pid());
+    BOOST_TEST(seen.events[0].summary == w.summary());
+    co_await malt::remote_call_wait(w, print_line, std::string("to the logger"), false);
+    co_await malt::remote_call_wait(w, print_line, std::string("a warning"), true);
+    BOOST_TEST(co_await eventually([&] { return seen.lines.size() == 2u; }));
+    BOOST_TEST(std::count(seen.lines.begin(), seen.lines.end(), "out " + pid + ": to the logger") == 1);
+    BOOST_TEST(std::count(seen.lines.begin(), seen.lines.end(), "err " + pid + ": a warning") == 1);
+    malt::kill(w);
+    BOOST_TEST(co_await eventually([&] { return seen.events.size() == 3u; }));
+    BOOST_REQUIRE(seen.events.size() == 3u);
+    BOOST_TEST((seen.events[1].what == malt::worker_event::kind::killed));
+    BOOST_TEST(seen.events[1].signal == SIGKILL);
+    BOOST_TEST((seen.events[2].what == malt::worker_event::kind::exited));
+    BOOST_TEST(seen.events[2].status.signal.value_or(0) == SIGKILL);
+    co_await sleep_for(100ms);
+    BOOST_TEST(cap.text().find("to the logger") == std::string::npos, cap.text());  // not forwarded as well
+    co_await malt::stop(w);
   });
 }
 
