@@ -1,4 +1,3 @@
-#include <malt/diagnostics.hpp>
 #include <malt/error.hpp>
 
 #include <csignal>
@@ -78,17 +77,3 @@ spawn_error::spawn_error(errc code, std::string message, std::string stderr_text
 
 }  // namespace malt
 
-namespace malt {
-
-std::string diagnostics::message() const {
-  if (!exception_) return {};
-  try {
-    std::rethrow_exception(exception_);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "an exception that is not a std::exception";
-  }
-}
-
-}  // namespace malt

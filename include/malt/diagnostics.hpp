@@ -19,7 +19,18 @@ namespace malt {
 class diagnostics;
 namespace detail {
 void set_diagnostics(diagnostics& d, std::exception_ptr e) noexcept;
+
+/// e's what() (e not null); costs a rethrow.
+inline std::string what_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
 }
+}  // namespace detail
 
 class diagnostics {
  public:
@@ -27,7 +38,7 @@ class diagnostics {
   const std::exception_ptr& exception() const noexcept { return exception_; }
   /// Its what(): for a remote exception, the summary, the remote type and message and the
   /// stack trace. Empty after a success.
-  std::string message() const;
+  std::string message() const { return exception_ ? detail::what_of(exception_) : std::string(); }
   /// Throws the exception, if there is one: catch it by type for its details.
   void rethrow() const {
     if (exception_) std::rethrow_exception(exception_);

@@ -4,6 +4,8 @@
 // The outcome of one item of a parallel map (<malt/pmap.hpp>): item_error when a map stops
 // at an item's failure, item_result when each item keeps its own.
 
+#include <malt/diagnostics.hpp>
+
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -16,15 +18,6 @@ namespace detail {
 template <class T, class F, class Range, class Target>
 class pmap_run;
 
-inline std::string what_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "an exception that is not a std::exception";
-  }
-}
 }  // namespace detail
 
 /// The failure of one item of a pmap: which item, and what it threw (remote_exception,

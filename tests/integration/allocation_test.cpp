@@ -43,7 +43,7 @@ void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(MALT_TEST_WITH_ASAN)
 // glibc's allocator under its own names, so that these can count and hand over.
 extern "C" {
 void* __libc_malloc(std::size_t);

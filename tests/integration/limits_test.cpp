@@ -26,7 +26,7 @@ std::string limit_line(pid_t pid, const std::string& name) {
 
 // AddressSanitizer reserves terabytes of address space for its shadow memory: a worker
 // built with it cannot start under an address-space limit.
-#ifdef __SANITIZE_ADDRESS__
+#ifdef MALT_TEST_WITH_ASAN
 constexpr bool address_space_limits_work = false;
 #else
 constexpr bool address_space_limits_work = true;

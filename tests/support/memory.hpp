@@ -12,7 +12,7 @@ namespace malt_test {
 /// Whether peak memory says what the code allocates. Under AddressSanitizer it does not:
 /// freed memory stays in quarantine (256 MiB by default) and every block has red zones,
 /// so the memory bounds are checked by the plain build only.
-#ifdef __SANITIZE_ADDRESS__
+#ifdef MALT_TEST_WITH_ASAN
 inline constexpr bool memory_is_measured = false;
 #else
 inline constexpr bool memory_is_measured = true;

@@ -164,12 +164,15 @@ BOOST_AUTO_TEST_CASE(bad_variant_index_throws) {
 }
 
 BOOST_AUTO_TEST_CASE(signatures_name_types) {
+  // Each compiler spells types its own way (g++ "long int", clang "long"): the handshake
+  // refuses a peer built by another compiler before any signature is compared.
   using sig = signature<int(const std::string&, double)>;
-  BOOST_TEST(sig::parameter_types() == "(std::__cxx11::basic_string<char>, double)");
+  BOOST_TEST(sig::parameter_types() == "(" + std::string(type_name<std::string>()) + ", double)");
+  BOOST_TEST(sig::parameter_types().find("basic_string<char") != std::string::npos);
   BOOST_TEST(sig::result_type() == "int");
   using coro = signature<boost::asio::awaitable<long>(int)>;
   BOOST_TEST(coro::is_coroutine);
-  BOOST_TEST(coro::result_type() == "long int");
+  BOOST_TEST(coro::result_type() == type_name<long>());
   BOOST_TEST(signature<void()>::parameter_types() == "()");
 }
 
