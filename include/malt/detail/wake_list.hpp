@@ -26,11 +26,7 @@ class wake_list {
       std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max()) {
     boost::asio::steady_timer wake(ex, deadline);
     waiters_.push_back(&wake);
-    struct leave {
-      std::vector<boost::asio::steady_timer*>& list;
-      boost::asio::steady_timer* timer;
-      ~leave() { std::erase(list, timer); }
-    } guard{waiters_, &wake};
+    const leave guard{waiters_, &wake};
     auto [ec] = co_await wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     co_return static_cast<bool>(ec);
   }
@@ -41,6 +37,15 @@ class wake_list {
   }
 
  private:
+  // Takes a waiter off the list. A class of its own, not local to the coroutine: g++ 12
+  // fails to compile a local class in an inline coroutine with full debug information
+  // (internal compiler error in the name mangler).
+  struct leave {
+    std::vector<boost::asio::steady_timer*>& list;
+    boost::asio::steady_timer* timer;
+    ~leave() { std::erase(list, timer); }
+  };
+
   std::vector<boost::asio::steady_timer*> waiters_;
 };
 
