@@ -12,11 +12,14 @@
 // declaration. Arguments are converted to the declared parameter types and encoded before
 // the call returns, so nothing the caller owns is referenced afterwards.
 //
-// The first three give a call_op: an Asio asynchronous operation with the completion
-// signature void(std::exception_ptr, T). co_await it, or hand it a completion token:
-// asio::deferred, a callback, bind_cancellation_slot(...), or put it in a parallel_group.
+// The first three give a call_op, an Asio asynchronous operation. co_await it (or pass
+// asio::use_awaitable, or put it in a parallel_group as it is): it completes with
+// void(std::exception_ptr, T) and failures are the typed exceptions below. Any other
+// completion token (deferred, use_future, a callback, as_tuple, redirect_error...) gets
+// void(boost::system::error_code, T): the exception's code, the exception itself in a
+// malt::diagnostics passed before the token.
 //
-// Failures (as the exception_ptr): remote_exception (the function threw, or the worker
+// Failures: remote_exception (the function threw, or the worker
 // could not decode or match the request), interrupted_exception (the call was interrupted
 // in the worker), decode_error (the host could not decode the result),
 // terminated_worker_exception (the worker is dead or died meanwhile),
@@ -45,11 +48,9 @@ template <class T, class Wire = T>
 class call_op;
 
 /// A call to a worker. The reply carries a Wire, which is converted to T (an eval's
-/// malt::value, for example). co_await it for the value, or use it as an Asio asynchronous
-/// operation with the completion signature void(std::exception_ptr, T)
-/// (void(std::exception_ptr) for void): call it with a completion token such as
-/// asio::deferred, asio::bind_cancellation_slot(slot, handler) or a callback, or put it in
-/// a parallel_group. Use it once.
+/// malt::value, for example). co_await it for the value (typed exceptions), or call it
+/// with a completion token (void(error_code, T), see operator()), or put it in a
+/// parallel_group. Use it once.
 ///
 /// Per-operation cancellation, by the state of the call when the slot fires (a coroutine
 /// passes on only terminal cancellation unless it resets its cancellation state):
