@@ -134,7 +134,8 @@ decode_status frame_decoder::next(frame& out) {
   const char* payload = staging_.data() + begin_ + frame_header_size;
   const std::size_t buffered = available - frame_header_size;
   if (buffered >= h.payload_size) {
-    out.header = h;
+    // From the buffer, not from h: a 16-byte load of h's two 8-byte stores would stall.
+    std::memcpy(&out.header, staging_.data() + begin_, sizeof out.header);
     out.payload = {payload, h.payload_size};
     begin_ += frame_header_size + h.payload_size;
     if (begin_ == end_) begin_ = end_ = 0;

@@ -20,10 +20,13 @@
 //   interrupt      host -> worker: no payload (the call id is the frame's)
 //   exit_request   host -> worker: no payload
 
+#include "protocol/frame.hpp"
+
 #include <malt/detail/registry.hpp>
 #include <malt/error.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -100,6 +103,18 @@ struct call_message {
 
 /// Throws malformed_message. flags: the frame's.
 call_message decode_call_request(std::span<const char> payload, std::uint8_t flags);
+
+/// The function id and arguments of the most common request, one that neither defines its
+/// function nor carries a batch; false for any other (decode_call_request reads those).
+inline bool read_plain_call(std::span<const char> payload, std::uint8_t flags, std::uint32_t& function_id,
+                            std::span<const char>& arguments) noexcept {
+  std::uint32_t batch_items = 0;
+  if ((flags & flag_defines_function) || payload.size() < sizeof function_id + sizeof batch_items) return false;
+  std::memcpy(&function_id, payload.data(), sizeof function_id);
+  std::memcpy(&batch_items, payload.data() + sizeof function_id, sizeof batch_items);
+  arguments = payload.subspan(sizeof function_id + sizeof batch_items);
+  return batch_items == 0;
+}
 
 /// Appends a call request's head: the function's id, and its definition for the first
 /// request of the function on the connection. The call's body follows.

@@ -324,15 +324,13 @@ void worker_session::admit(call_job& job, frame& f) {
 }
 
 bool worker_session::answer_inline(frame& f) {
-  call_message request;
-  try {
-    request = decode_call_request(f.payload, f.header.flags);
-  } catch (const std::exception&) {
-    return false;  // the general path reports it
-  }
-  if (request.defines || request.batch_items > 0 || request.function_id == 0 || request.function_id > functions_.size())
+  std::uint32_t function_id = 0;
+  std::span<const char> arguments;
+  // Anything else, a malformed request included, takes the general path.
+  if (!read_plain_call(f.payload, f.header.flags, function_id, arguments) || function_id == 0 ||
+      function_id > functions_.size())
     return false;
-  const interned_function& function = functions_[request.function_id - 1];
+  const interned_function& function = functions_[function_id - 1];
   const function_entry* entry = function.entry;
   if (!entry || entry->run_async || entry->where != run_on::io_thread) return false;
   const std::uint64_t id = f.header.call_id;
@@ -343,26 +341,31 @@ bool worker_session::answer_inline(frame& f) {
   std::swap(reply.bytes, replies_.bytes());
   const std::size_t at = reply.bytes.size();
   reply.bytes.resize(at + frame_header_size);
-  std::optional<failure_report> failure;
+  // No failure report is made (or its room cleared) unless the function fails.
+  throw_stack stack;
+  std::exception_ptr thrown;
   {
     current_call scope(inline_context_);
     const bool send_value = (f.header.flags & flag_send_value) && function.wants_value;
-    failure = run_guarded(inline_context_, [&] { entry->run_sync(entry->function, request.arguments, send_value, reply); });
+    auto body = [&] { entry->run_sync(entry->function, arguments, send_value, reply); };
+    thrown = run_recording_throw([](void* b) { (*static_cast<decltype(body)*>(b))(); }, &body, stack);
   }
   const std::size_t payload = reply.bytes.size() - at - frame_header_size + reply.tail.size();
-  if (!failure && payload > conn_->max_frame_size())
-    failure = failure_report{errc::frame_too_large, "malt::frame_too_large",
-                             "the result is " + std::to_string(payload) + " bytes, over the limit of " +
-                                 std::to_string(conn_->max_frame_size()) + " bytes (worker_options::max_frame_size)",
-                             {}};
-  if (failure) {
+  if (thrown || payload > conn_->max_frame_size()) [[unlikely]] {
     reply.bytes.resize(at);
     reply.tail = {};
     reply.owner.reset();
     std::swap(reply.bytes, replies_.bytes());
     call_job failed;
     failed.id = id;
-    failed.fail(std::move(*failure));
+    if (thrown)
+      failed.fail(report_failure(inline_context_, thrown, &stack));
+    else
+      failed.fail(failure_report{errc::frame_too_large, "malt::frame_too_large",
+                                 "the result is " + std::to_string(payload) + " bytes, over the limit of " +
+                                     std::to_string(conn_->max_frame_size()) +
+                                     " bytes (worker_options::max_frame_size)",
+                                 {}});
     failed.write_failure(conn_->max_frame_size());
     replies_.append(std::move(failed.reply));
     return true;

@@ -174,6 +174,15 @@ struct decode_limits {
 template <class... T>
 void decode_values(std::span<const char> in, decode_limits limits, T&... values) {
   std::size_t left_over = 0;
+  constexpr bool numbers_only = ((is_plain_number<T> && !std::is_same_v<T, bool>) && ...);
+  if constexpr (numbers_only) {  // the common small call: one check; wrong sizes go the long way to be named
+    constexpr std::size_t size = (std::size_t(0) + ... + sizeof(T));
+    if (in.size() == size) {
+      const char* p = in.data();
+      ((std::memcpy(&values, p, sizeof(T)), p += sizeof(T)), ...);
+      return;
+    }
+  }
   if constexpr ((is_plain_value<T> && ...)) {
     plain_reader reader(in);
     (reader.read(values), ...);
