@@ -88,16 +88,21 @@ asio::awaitable<void> show_failures(const malt::worker& w) {
   }
 }
 
-asio::awaitable<void> show_pool() {
-  malt::pool_options options;
-  options.size = 2;
-  auto pool = co_await malt::worker_pool::start(options);
-  std::cout << "   a pool of " << pool.size() << " workers: add(40, 2) = " << co_await pool.call(add, 40, 2) << "\n";
+asio::awaitable<void> show_pmap(const malt::worker_pool& pool) {
   std::vector<double> squares{1, 4, 9, 16, 25, 36};
   std::vector<double> roots = co_await malt::pmap(pool, checked_sqrt, squares);
   std::cout << "   pmap(checked_sqrt):";
   for (double r : roots) std::cout << " " << r;
   std::cout << "\n";
+}
+
+asio::awaitable<void> show_pool() {
+  malt::pool_options options;
+  options.size = 2;
+  auto pool = co_await malt::worker_pool::start(options);
+  const int sum = co_await pool.call(add, 40, 2);
+  std::cout << "   a pool of " << pool.size() << " workers: add(40, 2) = " << sum << "\n";
+  co_await show_pmap(pool);
   co_await pool.stop();
 }
 

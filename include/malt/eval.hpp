@@ -22,6 +22,8 @@
 #include <malt/builtins.hpp>
 #include <malt/call.hpp>
 #include <malt/detail/channel_calls.hpp>
+#include <malt/detail/coroutine_operation.hpp>
+#include <malt/detail/worker_access.hpp>
 #include <malt/value.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -58,6 +60,8 @@ class remote_channel {
   static_assert(is_value_convertible<T>, "remote_channel<T>: T must convert to and from malt::value");
 
  public:
+  /// An end of no channel, to be assigned one worker_channel gives.
+  remote_channel() = default;
   remote_channel(worker w, std::uint64_t id) : w_(std::move(w)), id_(id) {}
   call_op<void> put(const T& v) const { return remote_call_wait(w_, detail::channel_calls::put, id_, to_value(v)); }
   call_op<T, value> take() const {
@@ -68,7 +72,7 @@ class remote_channel {
 
  private:
   worker w_;
-  std::uint64_t id_;
+  std::uint64_t id_ = 0;
 };
 
 namespace detail {
@@ -81,11 +85,15 @@ boost::asio::awaitable<remote_channel<T>> open_channel(worker w, std::string cod
 
 /// Evaluates code that gives a channel (malt.channel(capacity)) in the worker, and returns
 /// the host's end of it. Code that assigns the channel ("rc = malt.channel(20)") gives the
-/// channel it assigned. Fails with remote_exception if the code gives no channel.
+/// channel it assigned. Fails with remote_exception if the code gives no channel; throws
+/// terminated_worker_exception at once for an empty worker.
+/// An operation as a call is: co_await it, or call it with a completion token
+/// (void(boost::system::error_code, remote_channel<T>)); cancellation as remote_call_fetch's.
 template <class T>
-boost::asio::awaitable<remote_channel<T>> worker_channel(const worker& w, std::string code) {
-  worker copy = w;
-  return detail::open_channel<T>(std::move(copy), std::move(code));
+auto worker_channel(const worker& w, std::string code) {
+  if (!detail::worker_access::impl(w)) detail::throw_empty_worker();
+  return detail::make_coroutine_op<remote_channel<T>>(
+      w.get_executor(), [w, c = std::move(code)]() mutable { return detail::open_channel<T>(std::move(w), std::move(c)); });
 }
 
 }  // namespace malt

@@ -4,7 +4,10 @@
 // The outcome of one item of a parallel map (<malt/pmap.hpp>): item_error when a map stops
 // at an item's failure, item_result when each item keeps its own.
 
+#include <malt/detail/failure.hpp>
 #include <malt/diagnostics.hpp>
+
+#include <boost/system/system_error.hpp>
 
 #include <exception>
 #include <optional>
@@ -21,18 +24,22 @@ class pmap_run;
 }  // namespace detail
 
 /// The failure of one item of a pmap: which item, and what it threw (remote_exception,
-/// interrupted_exception, terminated_worker_exception, decode_error, ...).
-class item_error : public std::runtime_error {
+/// interrupted_exception, terminated_worker_exception, decode_error, ...). Its code is the
+/// cause's, so a map awaited for an error_code gets the item's.
+class item_error : public boost::system::system_error {
  public:
   item_error(std::size_t index, std::exception_ptr cause)
-      : std::runtime_error("item " + std::to_string(index) + ": " + detail::what_of(cause)),
+      : boost::system::system_error(detail::code_of(cause)),
+        message_("item " + std::to_string(index) + ": " + detail::what_of(cause)),
         index_(index),
         cause_(std::move(cause)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
   std::size_t index() const noexcept { return index_; }
   const std::exception_ptr& cause() const noexcept { return cause_; }
   [[noreturn]] void rethrow_cause() const { std::rethrow_exception(cause_); }
 
  private:
+  std::string message_;
   std::size_t index_;
   std::exception_ptr cause_;
 };

@@ -18,7 +18,9 @@
 // element) whose elements are the arguments. A range passed as an rvalue is moved into
 // the operation; one passed as an lvalue must outlive it.
 
+#include <malt/detail/coroutine_operation.hpp>
 #include <malt/detail/pmap_run.hpp>
+#include <malt/diagnostics.hpp>
 #include <malt/item_result.hpp>
 #include <malt/worker.hpp>
 #include <malt/worker_pool.hpp>
@@ -60,23 +62,42 @@ concept map_target = requires(const On& on) { target_of(on); };
 /// map: chunks not yet sent are dropped, running ones are interrupted (partial
 /// cancellation), and the failure is thrown as item_error with the item's index.
 ///
-/// Completion signature void(std::exception_ptr, std::vector<T>) (void(std::exception_ptr)
-/// for a void f); the default token is use_awaitable.
+/// The default token is use_awaitable: co_await pmap(...) gives the vector and throws the
+/// failure. Any other completion token gets void(boost::system::error_code,
+/// std::vector<T>) (void(boost::system::error_code) for a void f), the failure's
+/// exception going to a malt::diagnostics passed before the token.
 /// Cancellation: every type, passed on to each chunk's call as for call_op (<malt/call.hpp>)
 /// (queued chunks dropped; running ones interrupted under partial, abandoned under
 /// terminal, left to finish under total); the map then completes with operation_aborted.
 template <detail::map_target On, class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
+  requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
 auto pmap(const On& on, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
   return detail::start_pmap<false>(detail::target_of(on), std::move(f), std::forward<Range>(items),
-                                   options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
+                                   options.chunk_size, options.chunks_in_flight, nullptr,
+                                   std::forward<CompletionToken>(token));
+}
+template <detail::map_target On, class F, class Range, class CompletionToken>
+auto pmap(const On& on, F f, Range&& items, pmap_options options, diagnostics& diag, CompletionToken&& token) {
+  return detail::start_pmap<false>(detail::target_of(on), std::move(f), std::forward<Range>(items),
+                                   options.chunk_size, options.chunks_in_flight, &diag,
+                                   std::forward<CompletionToken>(token));
 }
 
 /// The same, but every item runs whatever the others do, and each gets its own outcome:
 /// std::vector<item_result<T>>. A cancelled map still completes with operation_aborted.
 template <detail::map_target On, class F, class Range, class CompletionToken = boost::asio::use_awaitable_t<>>
+  requires(!std::is_same_v<std::decay_t<CompletionToken>, diagnostics>)
 auto pmap_collect(const On& on, F f, Range&& items, pmap_options options = {}, CompletionToken&& token = {}) {
   return detail::start_pmap<true>(detail::target_of(on), std::move(f), std::forward<Range>(items),
-                                  options.chunk_size, options.chunks_in_flight, std::forward<CompletionToken>(token));
+                                  options.chunk_size, options.chunks_in_flight, nullptr,
+                                  std::forward<CompletionToken>(token));
+}
+template <detail::map_target On, class F, class Range, class CompletionToken>
+auto pmap_collect(const On& on, F f, Range&& items, pmap_options options, diagnostics& diag,
+                  CompletionToken&& token) {
+  return detail::start_pmap<true>(detail::target_of(on), std::move(f), std::forward<Range>(items),
+                                  options.chunk_size, options.chunks_in_flight, &diag,
+                                  std::forward<CompletionToken>(token));
 }
 
 /// The results of a streaming map (imap), a chunk at a time; each chunk's values is a
@@ -101,7 +122,12 @@ class result_stream {
   /// std::nullopt after the last. The map starts at the first call. Throws item_error
   /// once an item has failed (the map stops as pmap does).
   /// Cancellation: any type, passed on to the map as pmap does; then operation_aborted.
-  boost::asio::awaitable<std::optional<result_chunk<T>>> next() { return source_->next(); }
+  /// An operation as the pool's are: co_await it, or call it with a completion token
+  /// (void(boost::system::error_code, std::optional<result_chunk<T>>)).
+  auto next() {
+    return detail::make_coroutine_op<std::optional<result_chunk<T>>>(source_->executor(),
+                                                                      [s = source_] { return s->next(); });
+  }
 
   /// Cancels the map with type, as cancelling a pmap does; next() then ends it.
   void cancel(boost::asio::cancellation_type type = boost::asio::cancellation_type::partial) { source_->cancel(type); }

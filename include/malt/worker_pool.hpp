@@ -15,11 +15,14 @@
 // io_context's thread.
 
 #include <malt/call.hpp>
+#include <malt/detail/coroutine_operation.hpp>
+#include <malt/diagnostics.hpp>
 #include <malt/eval.hpp>
 #include <malt/worker.hpp>
 #include <malt/worker_options.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -93,6 +96,7 @@ boost::asio::any_io_executor pool_executor(const pool_state& pool) noexcept;
 // R void: the value stays in the worker.
 template <class R, class F, class... Args>
 boost::asio::awaitable<R> pool_call(std::shared_ptr<pool_state> pool, unsigned retries, F f, Args... args) {
+  co_await boost::asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
   for (unsigned attempt = 0;; ++attempt) {
     auto ticket = co_await acquire(pool, false, std::chrono::steady_clock::time_point::max());
     try {
@@ -111,6 +115,7 @@ boost::asio::awaitable<R> pool_call(std::shared_ptr<pool_state> pool, unsigned r
 
 template <class F, class... Args>
 boost::asio::awaitable<void> pool_do(std::shared_ptr<pool_state> pool, F f, Args... args) {
+  co_await boost::asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
   auto ticket = co_await acquire(std::move(pool), false, std::chrono::steady_clock::time_point::max());
   remote_do(ticket.worker(), f, std::move(args)...);
 }
@@ -133,65 +138,119 @@ class worker_lease {
   detail::pool_ticket ticket_;
 };
 
+/// Every operation of a pool is an Asio operation, as a call is (<malt/call.hpp>): co_await
+/// it for the value (failures as typed exceptions), put it in a parallel_group, or call it
+/// with any other completion token for void(boost::system::error_code, T), the failure's
+/// exception going to a malt::diagnostics passed before the token:
+///
+///   auto [ec, r] = co_await pool.call(add, 1, 2)(diag, asio::as_tuple(asio::use_awaitable));
+///   pool.call(add, 1, 2)([](boost::system::error_code ec, int r) { ... });
+///
+/// The operations of an empty pool (default-constructed, or moved from) throw
+/// error{pool_stopped} at once.
 class worker_pool {
+  // (Ahead of its uses: they deduce their type from it.)
+  // The pool's executor; throws error{pool_stopped} for an empty pool.
+  boost::asio::any_io_executor checked_executor() const;
+  template <class T, class Make>
+  auto operation(Make make) const {
+    return detail::make_coroutine_op<T>(checked_executor(), std::move(make));
+  }
+  auto lease_until(std::chrono::steady_clock::time_point deadline) const {
+    return operation<worker_lease>([s = state_, deadline]() mutable { return leased(std::move(s), deadline); });
+  }
+
  public:
+  /// An empty pool, to be assigned one that start gives.
+  worker_pool() noexcept = default;
+
   /// Starts options.size workers together and runs init in each. Throws what spawn_worker
   /// or init threw, after stopping the workers already started.
   static boost::asio::awaitable<worker_pool> start(pool_options options = {});
+
+  /// start on ex for any completion token: void(boost::system::error_code, worker_pool), the
+  /// failure's exception going to diag if given; use_awaitable throws as above.
+  template <class CompletionToken>
+  static auto start(boost::asio::any_io_executor ex, pool_options options, CompletionToken&& token) {
+    return detail::coroutine_operation<worker_pool>(
+        std::move(ex), nullptr, [o = std::move(options)] { return start(o); }, std::forward<CompletionToken>(token));
+  }
+  template <class CompletionToken>
+  static auto start(boost::asio::any_io_executor ex, pool_options options, diagnostics& diag,
+                    CompletionToken&& token) {
+    return detail::coroutine_operation<worker_pool>(
+        std::move(ex), &diag, [o = std::move(options)] { return start(o); }, std::forward<CompletionToken>(token));
+  }
 
   worker_pool(worker_pool&&) noexcept = default;
   worker_pool& operator=(worker_pool&&) noexcept;
   /// A pool that was not stopped stops in the background.
   ~worker_pool();
 
-  /// The number of workers it keeps.
+  /// The number of workers it keeps (0 for an empty pool).
   std::size_t size() const noexcept;
   /// How many workers are ready now (the others are starting, or being replaced).
   std::size_t ready_workers() const noexcept;
   boost::asio::any_io_executor get_executor() const noexcept;
 
-  /// f(args...) on the least loaded worker; the arguments are copied into the call. A call
-  /// whose worker dies fails with terminated_worker_exception (the worker is replaced).
-  /// Waits while no worker is ready. Cancellation: as remote_call_fetch once the call is
-  /// sent; before, any type ends the wait with operation_aborted.
+  /// f(args...) on the least loaded worker; the arguments are copied into the operation.
+  /// A call whose worker dies fails with terminated_worker_exception (the worker is
+  /// replaced). Waits while no worker is ready. Completes with the value (T).
+  /// Cancellation: as remote_call_fetch once the call is sent; before, any type ends the
+  /// wait with operation_aborted.
   template <class F, class... Args>
-  boost::asio::awaitable<detail::result_of<F>> call(F f, Args... args) {
-    return detail::pool_call<detail::result_of<F>>(state_, 0, std::move(f), std::move(args)...);
+  auto call(F f, Args... args) const {
+    return operation<detail::result_of<F>>([s = state_, f, ... a = std::move(args)]() mutable {
+      return detail::pool_call<detail::result_of<F>>(std::move(s), 0, std::move(f), std::move(a)...);
+    });
   }
 
   /// The same, run again on a fresh worker up to r.attempts times while the worker dies
   /// under it (terminated_worker_exception); every other failure is the call's.
   template <class F, class... Args>
-  boost::asio::awaitable<detail::result_of<F>> call(retry r, F f, Args... args) {
-    return detail::pool_call<detail::result_of<F>>(state_, r.attempts, std::move(f), std::move(args)...);
+  auto call(retry r, F f, Args... args) const {
+    return operation<detail::result_of<F>>([s = state_, r, f, ... a = std::move(args)]() mutable {
+      return detail::pool_call<detail::result_of<F>>(std::move(s), r.attempts, std::move(f), std::move(a)...);
+    });
   }
 
   /// f(args...) on the least loaded worker, its value left there (remote_call_wait).
   template <class F, class... Args>
-  boost::asio::awaitable<void> call_wait(F f, Args... args) {
-    return detail::pool_call<void>(state_, 0, std::move(f), std::move(args)...);
+  auto call_wait(F f, Args... args) const {
+    return operation<void>([s = state_, f, ... a = std::move(args)]() mutable {
+      return detail::pool_call<void>(std::move(s), 0, std::move(f), std::move(a)...);
+    });
   }
 
   /// f(args...) on the least loaded worker, answered by nothing (remote_do); completes once
   /// it is sent (waiting, as call does, while no worker is ready).
   template <class F, class... Args>
-  boost::asio::awaitable<void> call_do(F f, Args... args) {
-    return detail::pool_do(state_, std::move(f), std::move(args)...);
+  auto call_do(F f, Args... args) const {
+    return operation<void>([s = state_, f, ... a = std::move(args)]() mutable {
+      return detail::pool_do(std::move(s), std::move(f), std::move(a)...);
+    });
   }
 
-  /// Lua code on the least loaded worker (remote_eval_fetch).
-  boost::asio::awaitable<value> eval(std::string code);
+  /// Lua code on the least loaded worker (remote_eval_fetch); completes with a malt::value.
+  auto eval(std::string code) const {
+    return operation<value>([s = state_, c = std::move(code)]() mutable { return evaluated(std::move(s), std::move(c)); });
+  }
 
-  /// One worker for the caller alone, waiting as long as all are busy.
-  boost::asio::awaitable<worker_lease> lease();
+  /// One worker for the caller alone, waiting as long as all are busy; completes with a
+  /// worker_lease.
+  auto lease() const { return lease_until(std::chrono::steady_clock::time_point::max()); }
   /// The same, but error{timed_out} when none is free within patience (or by deadline).
-  boost::asio::awaitable<worker_lease> lease(std::chrono::steady_clock::duration patience);
-  boost::asio::awaitable<worker_lease> lease(std::chrono::steady_clock::time_point deadline);
+  auto lease(std::chrono::steady_clock::duration patience) const {
+    return lease_until(std::chrono::steady_clock::now() + patience);
+  }
+  auto lease(std::chrono::steady_clock::time_point deadline) const { return lease_until(deadline); }
 
   /// Stops every worker, including those being started or replaced; whatever waits for a
   /// worker fails with error{pool_stopped}, and running calls with
-  /// terminated_worker_exception. Returns once every process has ended.
-  boost::asio::awaitable<void> stop();
+  /// terminated_worker_exception. Completes (void) once every process has ended.
+  auto stop() const {
+    return operation<void>([s = state_]() mutable { return stopped(std::move(s)); });
+  }
 
   /// For pmap: the pool's shared state.
   const std::shared_ptr<detail::pool_state>& state() const noexcept { return state_; }
@@ -199,6 +258,10 @@ class worker_pool {
  private:
   explicit worker_pool(std::shared_ptr<detail::pool_state> s) noexcept : state_(std::move(s)) {}
   static boost::asio::awaitable<worker_pool> started(pool_options options);
+  static boost::asio::awaitable<value> evaluated(std::shared_ptr<detail::pool_state> s, std::string code);
+  static boost::asio::awaitable<worker_lease> leased(std::shared_ptr<detail::pool_state> s,
+                                                     std::chrono::steady_clock::time_point deadline);
+  static boost::asio::awaitable<void> stopped(std::shared_ptr<detail::pool_state> s);
   void stop_in_background() noexcept;
   std::shared_ptr<detail::pool_state> state_;
 };

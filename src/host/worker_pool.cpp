@@ -282,29 +282,29 @@ void worker_pool::stop_in_background() noexcept {
                  asio::detached);
 }
 
-std::size_t worker_pool::size() const noexcept { return state_->size(); }
-std::size_t worker_pool::ready_workers() const noexcept { return state_->ready(); }
-asio::any_io_executor worker_pool::get_executor() const noexcept { return state_->executor(); }
+std::size_t worker_pool::size() const noexcept { return state_ ? state_->size() : 0; }
+std::size_t worker_pool::ready_workers() const noexcept { return state_ ? state_->ready() : 0; }
+asio::any_io_executor worker_pool::get_executor() const noexcept {
+  return state_ ? state_->executor() : asio::any_io_executor();
+}
 
-asio::awaitable<value> worker_pool::eval(std::string code) {
-  auto ticket = co_await detail::acquire(state_, false, std::chrono::steady_clock::time_point::max());
+asio::any_io_executor worker_pool::checked_executor() const {
+  if (!state_) throw error(errc::pool_stopped, "an empty malt::worker_pool (default-constructed, or moved from)");
+  return state_->executor();
+}
+
+asio::awaitable<value> worker_pool::evaluated(std::shared_ptr<detail::pool_state> s, std::string code) {
+  co_await asio::this_coro::reset_cancellation_state(detail::pass_every_cancellation{});
+  auto ticket = co_await detail::acquire(std::move(s), false, std::chrono::steady_clock::time_point::max());
   co_return co_await remote_eval_fetch(ticket.worker(), std::move(code));
 }
 
-asio::awaitable<worker_lease> worker_pool::lease() { return lease(std::chrono::steady_clock::time_point::max()); }
-
-asio::awaitable<worker_lease> worker_pool::lease(std::chrono::steady_clock::duration patience) {
-  return lease(std::chrono::steady_clock::now() + patience);
+asio::awaitable<worker_lease> worker_pool::leased(std::shared_ptr<detail::pool_state> s,
+                                                  std::chrono::steady_clock::time_point deadline) {
+  co_await asio::this_coro::reset_cancellation_state(detail::pass_every_cancellation{});
+  co_return worker_lease(co_await detail::acquire(std::move(s), true, deadline));
 }
 
-asio::awaitable<worker_lease> worker_pool::lease(std::chrono::steady_clock::time_point deadline) {
-  auto state = state_;
-  co_return worker_lease(co_await detail::acquire(std::move(state), true, deadline));
-}
-
-asio::awaitable<void> worker_pool::stop() {
-  auto state = state_;
-  co_await state->stop_all();
-}
+asio::awaitable<void> worker_pool::stopped(std::shared_ptr<detail::pool_state> s) { co_await s->stop_all(); }
 
 }  // namespace malt

@@ -6,8 +6,12 @@
 #include "test_functions.hpp"
 
 #include <malt/eval.hpp>
+#include <malt/pmap.hpp>
+#include <malt/worker_pool.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -181,6 +185,98 @@ BOOST_AUTO_TEST_CASE(starting_and_stopping_complete_with_a_code_and_diagnostics)
     BOOST_TEST(was_running);
     // Through use_awaitable, the typed exception as ever.
     co_await thrown<malt::spawn_error>(malt::spawn_worker(ex, missing, asio::use_awaitable));
+    BOOST_TEST(co_await eventually([] { return malt::running_workers().empty(); }));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(pools_maps_and_channels_complete_with_a_code_and_diagnostics) {
+  run([]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    malt::pool_options broken;
+    broken.size = 2;
+    broken.worker.executable = "/nonexistent/malt-worker";
+    const auto fails = [&](malt::diagnostics& d, auto&& token) { return malt::worker_pool::start(ex, broken, d, token); };
+    check(co_await every_way(fails, nothing), malt::errc::spawn_failed, "/nonexistent/malt-worker");
+
+    malt::pool_options options;
+    options.size = 2;
+    malt::diagnostics diag;
+    auto [ec, pool] = co_await malt::worker_pool::start(ex, options, diag, asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(!ec);
+    BOOST_TEST(pool.size() == 2u);
+
+    const auto call = [&](malt::diagnostics& d, auto&& token) { return pool.call(add, 1, 2)(d, token); };
+    check(co_await every_way(call, nothing), {}, "");
+    const auto threw = [&](malt::diagnostics& d, auto&& token) { return pool.call(checked_sqrt, -1.0)(d, token); };
+    check(co_await every_way(threw, nothing), malt::errc::remote_exception, "std::domain_error");
+    const auto retried = [&](malt::diagnostics& d, auto&& token) {
+      return pool.call(malt::retry{2}, checked_sqrt, -1.0)(d, token);
+    };
+    check(co_await every_way(retried, nothing), malt::errc::remote_exception, "std::domain_error");
+    const auto waited = [&](malt::diagnostics& d, auto&& token) { return pool.call_wait(add, 1, 2)(d, token); };
+    check(co_await every_way(waited, nothing), {}, "");
+    const auto done = [&](malt::diagnostics& d, auto&& token) { return pool.call_do(add, 1, 2)(d, token); };
+    check(co_await every_way(done, nothing), {}, "");
+    const auto eval = [&](malt::diagnostics& d, auto&& token) { return pool.eval("error('no such thing')")(d, token); };
+    check(co_await every_way(eval, nothing), malt::errc::remote_exception, "no such thing");
+
+    // A map: its first failing item's code, the item named in the diagnostics.
+    const std::vector<double> items{4.0, -1.0, 9.0};
+    const auto mapped = [&](malt::diagnostics& d, auto&& token) {
+      return malt::pmap(pool, checked_sqrt, items, {}, d, token);
+    };
+    check(co_await every_way(mapped, nothing), malt::errc::remote_exception, "item 1: ");
+    const auto collected = [&](malt::diagnostics& d, auto&& token) {
+      return malt::pmap_collect(pool, checked_sqrt, items, {}, d, token);
+    };
+    check(co_await every_way(collected, nothing), {}, "");
+    const std::vector<double> squares{4.0, 9.0};
+    auto [map_ec, roots] = co_await malt::pmap(pool, checked_sqrt, squares, {}, diag, asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(!map_ec);
+    BOOST_TEST(roots == squares);  // checked_sqrt only checks
+    const std::vector<double> sixteen{16.0};
+    auto stream = malt::imap(pool, checked_sqrt, sixteen);
+    auto [next_ec, chunk] = co_await stream.next()(diag, asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(!next_ec);
+    BOOST_TEST((chunk && chunk->values == sixteen));
+
+    // Partial cancellation reaches the call in the worker, which ends interrupted.
+    asio::cancellation_signal signal;
+    asio::steady_timer canceller(ex, 200ms);
+    canceller.async_wait([&](error_code) { signal.emit(asio::cancellation_type::partial); });
+    auto [cancel_ec] = co_await pool.call_wait(interruptible_sleep_ms, 20'000)(
+        diag, asio::bind_cancellation_slot(signal.slot(), asio::as_tuple(asio::use_awaitable)));
+    BOOST_TEST(cancel_ec == malt::errc::interrupted, cancel_ec.message());
+
+    // Leases: both workers held, a third waits in vain.
+    auto [lease_ec, first] = co_await pool.lease()(diag, asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(!lease_ec);
+    auto second = co_await pool.lease();
+    const auto no_room = [&](malt::diagnostics& d, auto&& token) { return pool.lease(50ms)(d, token); };
+    check(co_await every_way(no_room, nothing), malt::errc::timed_out, "no worker of the pool was free");
+    first.release();
+    second.release();
+
+    const auto stops = [&](malt::diagnostics& d, auto&& token) { return pool.stop()(d, token); };
+    check(co_await every_way(stops, nothing), {}, "");
+    check(co_await every_way(call, nothing), malt::errc::pool_stopped, "stopped");
+
+    malt::worker_pool empty;
+    BOOST_TEST(empty.size() == 0u);
+    BOOST_CHECK_THROW(empty.call(add, 1, 2), malt::error);
+
+    // A channel.
+    malt::worker w = co_await malt::spawn_worker();
+    auto [open_ec, channel] =
+        co_await malt::worker_channel<int>(w, "rc = malt.channel(2)")(diag, asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(!open_ec);
+    co_await channel.put(7);
+    BOOST_TEST(co_await channel.take() == 7);
+    const auto not_a_channel = [&](malt::diagnostics& d, auto&& token) {
+      return malt::worker_channel<int>(w, "return 1")(d, token);
+    };
+    check(co_await every_way(not_a_channel, nothing), malt::errc::remote_exception, "channel");
+    co_await malt::stop(w);
     BOOST_TEST(co_await eventually([] { return malt::running_workers().empty(); }));
   });
 }

@@ -2,7 +2,7 @@
 #define MALT_DETAIL_COROUTINE_OPERATION_HPP
 
 // The library's coroutine operations (spawn_worker, stop, in_process_worker::start,
-// worker_channel) as Asio operations for any completion token: the coroutine runs on an
+// worker_channel, the pool's operations, pmap) as Asio operations for any completion token: the coroutine runs on an
 // executor through co_spawn, whose completion is turned into what the token's flavour
 // asks for (detail/failure_flavor.hpp) and runs on the handler's own executor, honouring
 // its cancellation slot, as co_spawn does.
@@ -15,6 +15,7 @@
 #include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/co_spawn.hpp>
 
 #include <exception>
@@ -23,15 +24,16 @@
 
 namespace malt::detail {
 
-/// The exception a coroutine ended with, with its code (found by rethrowing it: a failed
-/// start or stop costs that once).
+/// Lets every cancellation type through, for an operation whose coroutine honours each
+/// (the co_spawn it runs in lets only terminal through by default).
+struct pass_every_cancellation {
+  boost::asio::cancellation_type_t operator()(boost::asio::cancellation_type_t t) const noexcept { return t; }
+};
+
+/// The exception a coroutine ended with, with its code.
 inline failure failure_from(std::exception_ptr e) {
-  if (!e) return {};
-  try {
-    std::rethrow_exception(e);
-  } catch (...) {
-    return current_failure();
-  }
+  const auto code = code_of(e);
+  return {code, std::move(e)};
 }
 
 // Completes handler with a coroutine's outcome, as As wants it.
@@ -63,6 +65,42 @@ auto coroutine_operation(boost::asio::any_io_executor ex, diagnostics* diag, Mak
         boost::asio::co_spawn(ex, make(), completing<as, decltype(handler)>{std::move(handler), diag});
       },
       token, std::move(ex), diag, std::move(make));
+}
+
+/// An operation of the library that runs a coroutine when it is initiated, as call_op
+/// does a call: co_await it (typed exceptions), put it in a parallel_group, or call it
+/// with a completion token (void(error_code, T), the failure's exception going to a
+/// diagnostics passed before the token). Use it once.
+template <class T, class Make>
+class coroutine_op {
+ public:
+  using value_type = T;
+
+  coroutine_op(boost::asio::any_io_executor ex, Make make) : ex_(std::move(ex)), make_(std::move(make)) {}
+
+  /// Where the coroutine runs.
+  const boost::asio::any_io_executor& get_executor() const noexcept { return ex_; }
+
+  template <class CompletionToken>
+    requires boost::asio::completion_token_for<CompletionToken, signature_for<T, failure_as_for<CompletionToken>>>
+  auto operator()(CompletionToken&& token) {
+    return coroutine_operation<T>(ex_, nullptr, std::move(make_), std::forward<CompletionToken>(token));
+  }
+  template <class CompletionToken>
+    requires boost::asio::completion_token_for<CompletionToken, signature_for<T, failure_as_for<CompletionToken>>>
+  auto operator()(diagnostics& diag, CompletionToken&& token) {
+    return coroutine_operation<T>(ex_, &diag, std::move(make_), std::forward<CompletionToken>(token));
+  }
+
+ private:
+  boost::asio::any_io_executor ex_;
+  Make make_;
+};
+
+/// The operation that runs, on ex, the coroutine make() returns.
+template <class T, class Make>
+coroutine_op<T, Make> make_coroutine_op(boost::asio::any_io_executor ex, Make make) {
+  return coroutine_op<T, Make>(std::move(ex), std::move(make));
 }
 
 }  // namespace malt::detail

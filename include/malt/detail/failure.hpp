@@ -70,6 +70,17 @@ inline failure current_failure() {
   }
 }
 
+/// The code of exception e (as current_failure finds it); success for none. Rethrows e to
+/// look: for a failure, once.
+inline boost::system::error_code code_of(const std::exception_ptr& e) {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (...) {
+    return current_failure().code;
+  }
+}
+
 }  // namespace malt::detail
 
 #endif

@@ -60,6 +60,7 @@ class stream_source {
   virtual boost::asio::awaitable<std::optional<result_chunk<T>>> next() = 0;
   virtual void cancel(boost::asio::cancellation_type type) = 0;
   virtual bool finished() const noexcept = 0;
+  virtual boost::asio::any_io_executor executor() const noexcept = 0;
 };
 
 template <class R>
@@ -72,11 +73,6 @@ auto range_end(R& r) {
   using std::end;
   return end(r);
 }
-
-/// Lets every cancellation type through: a map passes each on to its chunks' calls.
-struct pass_every_cancellation {
-  boost::asio::cancellation_type_t operator()(boost::asio::cancellation_type_t t) const noexcept { return t; }
-};
 
 /// A map on one worker: every chunk goes to it.
 class worker_target {
@@ -359,6 +355,7 @@ class imap_run final : public pmap_run<T, F, Range, Target>, public stream_sourc
 
   boost::asio::awaitable<std::optional<chunk_type>> next() override {
     namespace asio = boost::asio;
+    co_await asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
     auto self = this->shared_from_this();  // alive while the reader waits
     if (!this->started_) this->start();
     for (;;) {
@@ -385,6 +382,7 @@ class imap_run final : public pmap_run<T, F, Range, Target>, public stream_sourc
     if (this->started_ && !this->finished_) this->signal_.emit(type);
   }
   bool finished() const noexcept override { return this->started_ ? this->finished_ : true; }
+  boost::asio::any_io_executor executor() const noexcept override { return this->ex_; }
 };
 
 template <class T, class Target, class F, class Range>
@@ -397,18 +395,21 @@ std::shared_ptr<stream_source<T>> start_imap(Target target, F f, Range&& items, 
 
 template <bool Collect, class Target, class F, class Range, class CompletionToken>
 auto start_pmap(Target target, F f, Range&& items, std::size_t chunk_size, std::size_t chunks_in_flight,
-                CompletionToken&& token) {
+                diagnostics* diag, CompletionToken&& token) {
   using T = result_of<F>;
   using run_type = pmap_run<T, F, Range, Target>;
   auto ex = target.executor();
   auto run = std::make_shared<run_type>(std::move(target), std::move(f), std::forward<Range>(items), !Collect,
                                         chunk_size, chunks_in_flight);
   if constexpr (Collect)
-    return boost::asio::co_spawn(ex, run_type::outcomes(std::move(run)), std::forward<CompletionToken>(token));
+    return coroutine_operation<std::vector<item_result<T>>>(
+        std::move(ex), diag, [run] { return run_type::outcomes(run); }, std::forward<CompletionToken>(token));
   else if constexpr (std::is_void_v<T>)
-    return boost::asio::co_spawn(ex, run_type::all_done(std::move(run)), std::forward<CompletionToken>(token));
+    return coroutine_operation<void>(std::move(ex), diag, [run] { return run_type::all_done(run); },
+                                     std::forward<CompletionToken>(token));
   else
-    return boost::asio::co_spawn(ex, run_type::values(std::move(run)), std::forward<CompletionToken>(token));
+    return coroutine_operation<std::vector<T>>(std::move(ex), diag, [run] { return run_type::values(run); },
+                                               std::forward<CompletionToken>(token));
 }
 
 }  // namespace malt::detail
