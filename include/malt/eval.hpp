@@ -40,10 +40,9 @@ call_op<T, value> remote_eval_fetch(const worker& w, std::string code) {
 }
 
 /// Evaluates code in the worker and waits for it; the value is not sent back, so it need
-/// not have a host equivalent.
-inline call_op<void> remote_eval_wait(const worker& w, std::string code) {
-  return remote_call_wait(w, builtin::exec, std::move(code));
-}
+/// not have a host equivalent. (Compiled in the library: every program that includes this
+/// header would otherwise compile the call for it.)
+call_op<void> remote_eval_wait(const worker& w, std::string code);
 
 /// Sends the code before returning; the operation gives the value as T or rethrows.
 template <class T = value>
