@@ -87,9 +87,13 @@ void call_driver::reserve(std::uint64_t id, std::size_t n) {
 
 void call_driver::check_size(std::uint64_t id) const {
   const auto size = book_.body(id).size();
-  if (size > max_frame_size_)
-    throw error(errc::frame_too_large, "the request is " + std::to_string(size) + " bytes, over the limit of " +
-                                           std::to_string(max_frame_size_) + " bytes (worker_options::max_frame_size)");
+  if (size > max_frame_size_) [[unlikely]]
+    throw_too_large(size);
+}
+
+void call_driver::throw_too_large(std::size_t size) const {
+  throw error(errc::frame_too_large, "the request is " + std::to_string(size) + " bytes, over the limit of " +
+                                         std::to_string(max_frame_size_) + " bytes (worker_options::max_frame_size)");
 }
 
 void call_driver::check_room(std::uint64_t id) const {

@@ -124,6 +124,7 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   std::chrono::milliseconds grace_of(std::uint64_t id);
   failure outcome_of(const call_action& done) const;
   void check_size(std::uint64_t id) const;
+  [[noreturn, gnu::cold]] void throw_too_large(std::size_t size) const;
   void check_room(std::uint64_t id) const;
 
   boost::asio::any_io_executor ex_;

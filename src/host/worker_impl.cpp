@@ -402,11 +402,6 @@ void worker_impl::release() noexcept {
                  asio::detached);
 }
 
-void worker_impl::check_running() const {
-  const bool accepting = phase_ == phase::running || phase_ == phase::stopping;
-  if (!accepting || exited_ || connection_ended_) throw terminated_error();
-}
-
 terminated_worker_exception worker_impl::terminated_error() const {
   return terminated_worker_exception(summary_, exit_code_, exit_signal_, end_reason_);
 }

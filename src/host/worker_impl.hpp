@@ -73,7 +73,11 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   /// The calls (remote_call.cpp), once check_running() has passed.
   call_driver& calls() noexcept { return *calls_; }
   /// Throws terminated_worker_exception unless calls can be sent.
-  void check_running() const;
+  void check_running() const {
+    const bool accepting = (phase_ == phase::running || phase_ == phase::stopping) && !exited_ && !connection_ended_;
+    if (!accepting) [[unlikely]]
+      throw terminated_error();
+  }
   /// Whether new calls can be sent and answered: running, not stopping, and neither the
   /// process nor its stream has ended.
   bool accepts_calls() const noexcept { return phase_ == phase::running && !exited_ && !connection_ended_; }

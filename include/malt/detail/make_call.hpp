@@ -88,7 +88,7 @@ call_handle make_call(const worker& w, const F& f, call_mode mode, Args&&... arg
   }(std::make_index_sequence<sizeof...(Args)>{});
   if (hint >= write_batch_large_payload) reserve_body(call, hint);
   encode_arguments<params>(call_body(call), std::make_index_sequence<sizeof...(Args)>{}, std::forward<Args>(args)...);
-  issue(call, mode);
+  if (mode != call_mode::fetch) issue(call, mode);  // a fetch waits to be awaited: nothing to do
   return call;
 }
 
