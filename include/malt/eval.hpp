@@ -86,8 +86,9 @@ boost::asio::awaitable<remote_channel<T>> open_channel(worker w, std::string cod
 /// the host's end of it. Code that assigns the channel ("rc = malt.channel(20)") gives the
 /// channel it assigned. Fails with remote_exception if the code gives no channel; throws
 /// terminated_worker_exception at once for an empty worker.
-/// An operation as a call is: co_await it, or call it with a completion token
-/// (void(boost::system::error_code, remote_channel<T>)); cancellation as remote_call_fetch's.
+/// An awaitable and an operation, as a pool's operations are (<malt/worker_pool.hpp>):
+/// co_await it, or call it with a completion token (void(boost::system::error_code,
+/// remote_channel<T>)); cancellation as remote_call_fetch's.
 template <class T>
 auto worker_channel(const worker& w, std::string code) {
   if (!detail::worker_access::impl(w)) detail::throw_empty_worker();

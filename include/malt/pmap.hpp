@@ -122,8 +122,8 @@ class result_stream {
   /// std::nullopt after the last. The map starts at the first call. Throws item_error
   /// once an item has failed (the map stops as pmap does).
   /// Cancellation: any type, passed on to the map as pmap does; then operation_aborted.
-  /// An operation as the pool's are: co_await it, or call it with a completion token
-  /// (void(boost::system::error_code, std::optional<result_chunk<T>>)).
+  /// An awaitable and an operation, as the pool's are: co_await it, or call it with a
+  /// completion token (void(boost::system::error_code, std::optional<result_chunk<T>>)).
   auto next() {
     return detail::make_coroutine_op<std::optional<result_chunk<T>>>(source_->executor(),
                                                                       [s = source_] { return s->next(); });

@@ -17,12 +17,12 @@
 #include <malt/call.hpp>
 #include <malt/detail/coroutine_operation.hpp>
 #include <malt/diagnostics.hpp>
+#include <malt/error.hpp>
 #include <malt/eval.hpp>
 #include <malt/worker.hpp>
 #include <malt/worker_options.hpp>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/this_coro.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -96,7 +96,6 @@ boost::asio::any_io_executor pool_executor(const pool_state& pool) noexcept;
 // R void: the value stays in the worker.
 template <class R, class F, class... Args>
 boost::asio::awaitable<R> pool_call(std::shared_ptr<pool_state> pool, unsigned retries, F f, Args... args) {
-  co_await boost::asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
   for (unsigned attempt = 0;; ++attempt) {
     auto ticket = co_await acquire(pool, false, std::chrono::steady_clock::time_point::max());
     try {
@@ -115,7 +114,6 @@ boost::asio::awaitable<R> pool_call(std::shared_ptr<pool_state> pool, unsigned r
 
 template <class F, class... Args>
 boost::asio::awaitable<void> pool_do(std::shared_ptr<pool_state> pool, F f, Args... args) {
-  co_await boost::asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
   auto ticket = co_await acquire(std::move(pool), false, std::chrono::steady_clock::time_point::max());
   remote_do(ticket.worker(), f, std::move(args)...);
 }
@@ -138,8 +136,9 @@ class worker_lease {
   detail::pool_ticket ticket_;
 };
 
-/// Every operation of a pool is an Asio operation, as a call is (<malt/call.hpp>): co_await
-/// it for the value (failures as typed exceptions), put it in a parallel_group, or call it
+/// Every operation of a pool is an awaitable that is also an Asio operation
+/// (detail::coroutine_op): co_await it for the value (failures as typed exceptions; it
+/// runs in the awaiting coroutine), co_spawn it, put it in a parallel_group, or call it
 /// with any other completion token for void(boost::system::error_code, T), the failure's
 /// exception going to a malt::diagnostics passed before the token:
 ///

@@ -294,14 +294,12 @@ asio::any_io_executor worker_pool::checked_executor() const {
 }
 
 asio::awaitable<value> worker_pool::evaluated(std::shared_ptr<detail::pool_state> s, std::string code) {
-  co_await asio::this_coro::reset_cancellation_state(detail::pass_every_cancellation{});
   auto ticket = co_await detail::acquire(std::move(s), false, std::chrono::steady_clock::time_point::max());
   co_return co_await remote_eval_fetch(ticket.worker(), std::move(code));
 }
 
 asio::awaitable<worker_lease> worker_pool::leased(std::shared_ptr<detail::pool_state> s,
                                                   std::chrono::steady_clock::time_point deadline) {
-  co_await asio::this_coro::reset_cancellation_state(detail::pass_every_cancellation{});
   co_return worker_lease(co_await detail::acquire(std::move(s), true, deadline));
 }
 

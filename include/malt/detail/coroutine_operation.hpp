@@ -17,6 +17,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <exception>
 #include <type_traits>
@@ -67,40 +68,63 @@ auto coroutine_operation(boost::asio::any_io_executor ex, diagnostics* diag, Mak
       token, std::move(ex), diag, std::move(make));
 }
 
-/// An operation of the library that runs a coroutine when it is initiated, as call_op
-/// does a call: co_await it (typed exceptions), put it in a parallel_group, or call it
-/// with a completion token (void(error_code, T), the failure's exception going to a
-/// diagnostics passed before the token). Use it once.
-template <class T, class Make>
-class coroutine_op {
+/// Awaits a, letting every cancellation type through to it: a coroutine started by
+/// co_spawn lets only terminal cancellation through unless it says otherwise.
+template <class T>
+boost::asio::awaitable<T> passing_every_cancellation(boost::asio::awaitable<T> a) {
+  co_await boost::asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
+  if constexpr (std::is_void_v<T>)
+    co_await std::move(a);
+  else
+    co_return co_await std::move(a);
+}
+
+/// An operation of the library that is a coroutine, made when the operation is: co_await
+/// it as the awaitable it is (typed exceptions; it runs in the awaiting coroutine, under
+/// that coroutine's cancellation state), pass it where an awaitable goes, put it in a
+/// parallel_group, or call it with a completion token (void(error_code, T), the failure's
+/// exception going to a diagnostics passed before the token), which runs it through
+/// co_spawn on its executor, letting every cancellation type through. Use it once.
+///
+/// It is no "asynchronous operation" to Asio's co_await (which would run it through
+/// co_spawn as well, at a quarter of a pool call's rate): the probe Asio uses to tell
+/// is refused.
+template <class T>
+class coroutine_op : public boost::asio::awaitable<T> {
+  template <class Token>
+  static constexpr bool is_probe = std::is_same_v<std::decay_t<Token>, boost::asio::detail::async_operation_probe>;
+
  public:
-  using value_type = T;
+  coroutine_op(boost::asio::any_io_executor ex, boost::asio::awaitable<T> a) noexcept
+      : boost::asio::awaitable<T>(std::move(a)), ex_(std::move(ex)) {}
 
-  coroutine_op(boost::asio::any_io_executor ex, Make make) : ex_(std::move(ex)), make_(std::move(make)) {}
-
-  /// Where the coroutine runs.
+  /// Where the coroutine runs when a completion token is given.
   const boost::asio::any_io_executor& get_executor() const noexcept { return ex_; }
 
   template <class CompletionToken>
-    requires boost::asio::completion_token_for<CompletionToken, signature_for<T, failure_as_for<CompletionToken>>>
+    requires(!is_probe<CompletionToken> &&
+             boost::asio::completion_token_for<CompletionToken, signature_for<T, failure_as_for<CompletionToken>>>)
   auto operator()(CompletionToken&& token) {
-    return coroutine_operation<T>(ex_, nullptr, std::move(make_), std::forward<CompletionToken>(token));
+    return coroutine_operation<T>(ex_, nullptr, spawned(), std::forward<CompletionToken>(token));
   }
   template <class CompletionToken>
-    requires boost::asio::completion_token_for<CompletionToken, signature_for<T, failure_as_for<CompletionToken>>>
+    requires(!is_probe<CompletionToken> &&
+             boost::asio::completion_token_for<CompletionToken, signature_for<T, failure_as_for<CompletionToken>>>)
   auto operator()(diagnostics& diag, CompletionToken&& token) {
-    return coroutine_operation<T>(ex_, &diag, std::move(make_), std::forward<CompletionToken>(token));
+    return coroutine_operation<T>(ex_, &diag, spawned(), std::forward<CompletionToken>(token));
   }
 
  private:
+  auto spawned() {
+    return [a = boost::asio::awaitable<T>(std::move(*this))]() mutable { return passing_every_cancellation(std::move(a)); };
+  }
   boost::asio::any_io_executor ex_;
-  Make make_;
 };
 
-/// The operation that runs, on ex, the coroutine make() returns.
+/// The operation of the coroutine make() returns, on ex.
 template <class T, class Make>
-coroutine_op<T, Make> make_coroutine_op(boost::asio::any_io_executor ex, Make make) {
-  return coroutine_op<T, Make>(std::move(ex), std::move(make));
+coroutine_op<T> make_coroutine_op(boost::asio::any_io_executor ex, Make make) {
+  return coroutine_op<T>(std::move(ex), make());
 }
 
 }  // namespace malt::detail

@@ -354,7 +354,6 @@ class imap_run final : public pmap_run<T, F, Range, Target>, public stream_sourc
 
   boost::asio::awaitable<std::optional<chunk_type>> next() override {
     namespace asio = boost::asio;
-    co_await asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
     auto self = this->shared_from_this();  // alive while the reader waits
     if (!this->started_) this->start();
     for (;;) {
