@@ -92,8 +92,7 @@ boost::asio::awaitable<remote_channel<T>> open_channel(worker w, std::string cod
 template <class T>
 auto worker_channel(const worker& w, std::string code) {
   if (!detail::worker_access::impl(w)) detail::throw_empty_worker();
-  return detail::make_coroutine_op<remote_channel<T>>(
-      w.get_executor(), [w, c = std::move(code)]() mutable { return detail::open_channel<T>(std::move(w), std::move(c)); });
+  return detail::coroutine_op<remote_channel<T>>(w.get_executor(), detail::open_channel<T>(w, std::move(code)));
 }
 
 }  // namespace malt

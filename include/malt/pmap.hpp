@@ -125,8 +125,7 @@ class result_stream {
   /// An awaitable and an operation, as the pool's are: co_await it, or call it with a
   /// completion token (void(boost::system::error_code, std::optional<result_chunk<T>>)).
   auto next() {
-    return detail::make_coroutine_op<std::optional<result_chunk<T>>>(source_->executor(),
-                                                                      [s = source_] { return s->next(); });
+    return detail::coroutine_op<std::optional<result_chunk<T>>>(source_->executor(), source_->next());
   }
 
   /// Cancels the map with type, as cancelling a pmap does; next() then ends it.

@@ -151,13 +151,11 @@ class worker_pool {
   // (Ahead of its uses: they deduce their type from it.)
   // The pool's executor; throws error{pool_stopped} for an empty pool.
   boost::asio::any_io_executor checked_executor() const;
-  template <class T, class Make>
-  auto operation(Make make) const {
-    return detail::make_coroutine_op<T>(checked_executor(), std::move(make));
+  template <class T>
+  detail::coroutine_op<T> operation(boost::asio::awaitable<T> a) const {
+    return detail::coroutine_op<T>(checked_executor(), std::move(a));
   }
-  auto lease_until(std::chrono::steady_clock::time_point deadline) const {
-    return operation<worker_lease>([s = state_, deadline]() mutable { return leased(std::move(s), deadline); });
-  }
+  auto lease_until(std::chrono::steady_clock::time_point deadline) const { return operation(leased(state_, deadline)); }
 
  public:
   /// An empty pool, to be assigned one that start gives.
@@ -199,40 +197,32 @@ class worker_pool {
   /// wait with operation_aborted.
   template <class F, class... Args>
   auto call(F f, Args... args) const {
-    return operation<detail::result_of<F>>([s = state_, f, ... a = std::move(args)]() mutable {
-      return detail::pool_call<detail::result_of<F>>(std::move(s), 0, std::move(f), std::move(a)...);
-    });
+    return operation(detail::pool_call<detail::result_of<F>>(state_, 0, std::move(f), std::move(args)...));
   }
 
   /// The same, run again on a fresh worker up to r.attempts times while the worker dies
   /// under it (terminated_worker_exception); every other failure is the call's.
   template <class F, class... Args>
   auto call(retry r, F f, Args... args) const {
-    return operation<detail::result_of<F>>([s = state_, r, f, ... a = std::move(args)]() mutable {
-      return detail::pool_call<detail::result_of<F>>(std::move(s), r.attempts, std::move(f), std::move(a)...);
-    });
+    return operation(detail::pool_call<detail::result_of<F>>(state_, r.attempts, std::move(f), std::move(args)...));
   }
 
   /// f(args...) on the least loaded worker, its value left there (remote_call_wait).
   template <class F, class... Args>
   auto call_wait(F f, Args... args) const {
-    return operation<void>([s = state_, f, ... a = std::move(args)]() mutable {
-      return detail::pool_call<void>(std::move(s), 0, std::move(f), std::move(a)...);
-    });
+    return operation(detail::pool_call<void>(state_, 0, std::move(f), std::move(args)...));
   }
 
   /// f(args...) on the least loaded worker, answered by nothing (remote_do); completes once
   /// it is sent (waiting, as call does, while no worker is ready).
   template <class F, class... Args>
   auto call_do(F f, Args... args) const {
-    return operation<void>([s = state_, f, ... a = std::move(args)]() mutable {
-      return detail::pool_do(std::move(s), std::move(f), std::move(a)...);
-    });
+    return operation(detail::pool_do(state_, std::move(f), std::move(args)...));
   }
 
   /// Lua code on the least loaded worker (remote_eval_fetch); completes with a malt::value.
   auto eval(std::string code) const {
-    return operation<value>([s = state_, c = std::move(code)]() mutable { return evaluated(std::move(s), std::move(c)); });
+    return operation(evaluated(state_, std::move(code)));
   }
 
   /// One worker for the caller alone, waiting as long as all are busy; completes with a
@@ -248,7 +238,7 @@ class worker_pool {
   /// worker fails with error{pool_stopped}, and running calls with
   /// terminated_worker_exception. Completes (void) once every process has ended.
   auto stop() const {
-    return operation<void>([s = state_]() mutable { return stopped(std::move(s)); });
+    return operation(stopped(state_));
   }
 
   /// For pmap: the pool's shared state.

@@ -121,12 +121,6 @@ class coroutine_op : public boost::asio::awaitable<T> {
   boost::asio::any_io_executor ex_;
 };
 
-/// The operation of the coroutine make() returns, on ex.
-template <class T, class Make>
-coroutine_op<T> make_coroutine_op(boost::asio::any_io_executor ex, Make make) {
-  return coroutine_op<T>(std::move(ex), make());
-}
-
 }  // namespace malt::detail
 
 namespace boost::asio {
