@@ -31,12 +31,6 @@ struct pass_every_cancellation {
   boost::asio::cancellation_type_t operator()(boost::asio::cancellation_type_t t) const noexcept { return t; }
 };
 
-/// The exception a coroutine ended with, with its code.
-inline failure failure_from(std::exception_ptr e) {
-  const auto code = code_of(e);
-  return {code, std::move(e)};
-}
-
 // Completes handler with a coroutine's outcome, as As wants it.
 template <failure_as As, class Handler>
 struct completing {
@@ -48,9 +42,9 @@ struct completing {
     if constexpr (As == failure_as::exception) {
       std::move(handler)(std::move(e), std::forward<V>(v)...);
     } else {
-      failure f = failure_from(std::move(e));
-      if (diag) set_diagnostics(*diag, std::move(f.exception));
-      std::move(handler)(f.code, std::forward<V>(v)...);
+      const auto code = code_of(e);
+      if (diag) set_diagnostics(*diag, std::move(e));
+      std::move(handler)(code, std::forward<V>(v)...);
     }
   }
 };

@@ -6,6 +6,7 @@
 // as one batch request and store its items' outcomes; a worker has chunks_in_flight lanes.
 // Everything runs on the workers' executor, one thread.
 
+#include <malt/detail/coroutine_operation.hpp>
 #include <malt/detail/make_call.hpp>
 #include <malt/detail/payload.hpp>
 #include <malt/detail/remote_call.hpp>
