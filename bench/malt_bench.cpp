@@ -7,9 +7,11 @@
 //
 //   malt_bench [--only=GROUP,...] [--payload-data=FILE]
 //
-// Groups: pinned, unpinned, pipelined, pool, spawn, bulk, payloads, rss, interrupt, workers.
+// Groups: pinned, unpinned, pipelined, pool, spawn, bulk, ssh, payloads, rss, interrupt, workers.
 
 #include <malt/malt.hpp>
+
+#include "local_sshd.hpp"
 
 #include <range/v3/view/iota.hpp>
 #include <range/v3/view/zip.hpp>
@@ -32,6 +34,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <iostream>
 #include <sched.h>
 #include <spawn.h>
@@ -39,6 +42,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -183,8 +187,8 @@ asio::awaitable<double> raw_round_trip(int n) {
 }
 
 template <class F>
-asio::awaitable<double> malt_round_trip(int n, const F& f) {
-  malt::worker w = co_await malt::spawn_worker();
+asio::awaitable<double> malt_round_trip(int n, const F& f, malt::worker_options options = {}) {
+  malt::worker w = co_await malt::spawn_worker(options);
   for (int i = 0; i < n / 10; ++i) co_await malt::remote_call_fetch(w, f, 1, 2);
   auto start = clock_type::now();
   for (int i = 0; i < n; ++i) co_await malt::remote_call_fetch(w, f, 1, 2);
@@ -369,8 +373,8 @@ double raw_exchange_ms(std::uint32_t n, bool there_and_back) {
   return ms;
 }
 
-asio::awaitable<double> malt_bulk_ms(std::uint32_t n) {
-  malt::worker w = co_await malt::spawn_worker();
+asio::awaitable<double> malt_bulk_ms(std::uint32_t n, malt::worker_options options = {}) {
+  malt::worker w = co_await malt::spawn_worker(options);
   std::vector<std::uint8_t> data(n, 7);
   std::vector<double> xs;
   for (int i = 0; i < 6; ++i) {
@@ -394,6 +398,96 @@ asio::awaitable<double> malt_result_ms(std::uint32_t n) {  // Malt.jl's payload 
   co_await malt::stop(w);
   std::sort(xs.begin(), xs.end());
   co_return xs[xs.size() / 2];
+}
+
+// --- Over SSH to this machine: the tests' own sshd, and `ssh … cat` as the reference -------
+
+// The options of a worker launched through sshd: this program, as the worker.
+malt::worker_options over_ssh(const malt_test::local_sshd& sshd) {
+  char self[4096];
+  const ssize_t len = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  return malt::ssh_worker_options(sshd.destination(), std::string(self, len > 0 ? static_cast<std::size_t>(len) : 0),
+                                  sshd.ssh_arguments());
+}
+
+// `ssh … cat` through the same ssh command and plumbing a launched worker has: one socket
+// as its stdin and stdout.
+struct ssh_cat {
+  pid_t pid;
+  int fd;
+};
+ssh_cat start_ssh_cat(const malt_test::local_sshd& sshd) {
+  auto words = malt::ssh_worker_options(sshd.destination(), "cat", sshd.ssh_arguments()).launcher;
+  words.push_back("cat");
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  int sv[2];
+  ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+  pid_t pid;
+  posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(sv[1]);
+  return {pid, sv[0]};
+}
+void end_ssh_cat(ssh_cat c) {
+  ::shutdown(c.fd, SHUT_WR);  // cat ends on EOF, then ssh
+  ::close(c.fd);
+  ::waitpid(c.pid, nullptr, 0);
+}
+
+void write_all(int fd, const char* p, std::size_t n) {
+  for (std::size_t off = 0; off < n;) {
+    const ssize_t k = ::write(fd, p + off, n - off);
+    if (k <= 0) return;
+    off += static_cast<std::size_t>(k);
+  }
+}
+void read_all(int fd, char* p, std::size_t n) {
+  for (std::size_t off = 0; off < n;) {
+    const ssize_t k = ::read(fd, p + off, n - off);
+    if (k <= 0) return;
+    off += static_cast<std::size_t>(k);
+  }
+}
+
+// Mean round trip of 16 bytes through `ssh … cat`, in microseconds.
+double ssh_cat_round_trip_us(const malt_test::local_sshd& sshd, int n) {
+  auto c = start_ssh_cat(sshd);
+  char buf[16] = {};
+  for (int i = 0; i < n / 10; ++i) {
+    write_all(c.fd, buf, sizeof buf);
+    read_all(c.fd, buf, sizeof buf);
+  }
+  const auto start = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    write_all(c.fd, buf, sizeof buf);
+    read_all(c.fd, buf, sizeof buf);
+  }
+  const double us = micros(clock_type::now() - start) / n;
+  end_ssh_cat(c);
+  return us;
+}
+
+// Milliseconds for n bytes through `ssh … cat` and back, written while they come back.
+double ssh_cat_exchange_ms(const malt_test::local_sshd& sshd, std::uint32_t n) {
+  auto c = start_ssh_cat(sshd);
+  std::vector<char> out(n, 7), in(n);
+  auto once = [&] {
+    const auto start = clock_type::now();
+    std::thread writer([&] { write_all(c.fd, out.data(), n); });
+    read_all(c.fd, in.data(), n);
+    writer.join();
+    return micros(clock_type::now() - start) / 1000;
+  };
+  once();
+  const double ms = median(5, once);
+  end_ssh_cat(c);
+  return ms;
 }
 
 asio::awaitable<double> idle_worker_rss_mb() {
@@ -603,6 +697,37 @@ asio::awaitable<void> measure(std::vector<row>& rows) {
     const double raw = raw_exchange_ms(hundred_mb, true), m = co_await malt_bulk_ms(hundred_mb);
     rows.push_back({"100 MB there and back", fmt(m, "ms"), fmt(raw, "ms raw socketpair"), m / raw, "≤ 1.5×", m / raw <= 1.5});
     faster("100 MB there and back, against Python", "pipe_100mb_ms", m, "ms", "multiprocessing.Pipe", 2.5, true);
+  }
+  if (wanted("ssh")) {
+    // A worker launched through ssh to this machine's own sshd, beside the same worker over
+    // its socketpair and beside ssh piping the same bytes through `cat`.
+    std::optional<malt_test::local_sshd> sshd;
+    try {
+      sshd.emplace();
+    } catch (const std::exception& e) {
+      rows.push_back({"over SSH", "not measured", e.what(), 0, "", false});
+    }
+    if (sshd) {
+      const auto ssh = over_ssh(*sshd);
+      const double cat_us = ssh_cat_round_trip_us(*sshd, 2'000), pair_us = co_await malt_round_trip(2'000, add),
+                   ssh_us = co_await malt_round_trip(2'000, add, ssh);
+      rows.push_back({"tiny call over SSH to localhost", fmt(ssh_us, "µs"), fmt(cat_us, "µs 16 B through ssh … cat"),
+                      ssh_us / cat_us, "≤ 1.5×", ssh_us / cat_us <= 1.5});
+      rows.push_back({"tiny call over SSH, against the socketpair", fmt(ssh_us, "µs"),
+                      fmt(pair_us, "µs malt call over its socketpair"), ssh_us / pair_us, "(shown)", true});
+      const std::uint32_t hundred_mb = 100'000'000;
+      const double cat_ms = ssh_cat_exchange_ms(*sshd, hundred_mb), pair_ms = co_await malt_bulk_ms(hundred_mb),
+                   ssh_ms = co_await malt_bulk_ms(hundred_mb, ssh);
+      // Both malt figures include making the fresh 100 MB values a call hands over, which
+      // cat never does: what the launched channel is answerable for is what SSH adds.
+      const double added_ms = ssh_ms - pair_ms;
+      rows.push_back({"100 MB there and back over SSH", fmt(ssh_ms, "ms"), fmt(cat_ms, "ms through ssh … cat"),
+                      ssh_ms / cat_ms, "(shown)", true});
+      rows.push_back({"100 MB there and back over SSH, against the socketpair", fmt(ssh_ms, "ms"),
+                      fmt(pair_ms, "ms malt call over its socketpair"), ssh_ms / pair_ms, "(shown)", true});
+      rows.push_back({"100 MB there and back: what SSH adds to the call", fmt(added_ms, "ms"),
+                      fmt(cat_ms, "ms through ssh … cat"), added_ms / cat_ms, "≤ 1.5×", added_ms / cat_ms <= 1.5});
+    }
   }
   if (wanted("payloads"))
     for (std::uint32_t n : {500u, 5'000u, 50'000u, 500'000u, 5'000'000u, 50'000'000u}) {

@@ -45,8 +45,12 @@ class worker {
   /// and async_wait_exit throw terminated_worker_exception.
   worker() noexcept = default;
 
-  /// The worker's process id; -1 for an empty worker.
+  /// The worker's process id, where it runs (a launched worker's on its machine); -1 for
+  /// an empty worker.
   pid_t pid() const noexcept;
+  /// The process id of the local launcher (ssh...) of a worker started through
+  /// worker_options::launcher; -1 for any other.
+  pid_t launcher_pid() const noexcept;
   /// "malt::worker with PID <pid>", as used in error messages ("an empty malt::worker").
   std::string summary() const;
   /// How the worker's descendants end with it, as the kernel allowed
@@ -184,7 +188,9 @@ auto stop(worker& w, diagnostics& diag, CompletionToken&& token) {
 void interrupt(const worker& w);
 
 /// Sends a signal to the worker process (SIGKILL by default) and returns at once; pending
-/// calls fail when the exit is observed. No effect on a worker that has ended.
+/// calls fail when the exit is observed. No effect on a worker that has ended. A launched
+/// worker is asked over its channel to raise the signal on itself; a SIGKILL that has not
+/// ended it within a second kills its launcher, which ends it too.
 void kill(const worker& w, int signo = SIGKILL) noexcept;
 
 /// Process ids of the workers this process started that are still running.

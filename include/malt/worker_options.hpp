@@ -152,6 +152,28 @@ struct worker_options {
   /// Extra arguments, given to the worker program after the library's own argument.
   std::vector<std::string> args;
 
+  /// A command that starts the worker program somewhere else: on another machine
+  /// ({"ssh", "-T", "user@host"}, see ssh_worker_options), under a scheduler
+  /// ({"srun", "-N1"}), in a container ({"docker", "exec", "-i", "box"}) or a sandbox
+  /// ({"bwrap", ...}). The worker's command line (executable, the library's arguments, args)
+  /// is appended to it, and the host talks to the worker over the launcher's stdin and
+  /// stdout; what the worker prints comes back over the same channel and is forwarded as
+  /// usual, under the worker's own PID. Empty: the host starts the worker itself, over a
+  /// socketpair.
+  /// With a launcher, executable names the program where the launcher runs it (empty:
+  /// this program's path), which must be the same build as the host (the handshake refuses
+  /// another with errc::protocol_mismatch); env, inherit_env and working_directory are
+  /// given to the worker through env(1) on its side; the launcher itself runs in the host's
+  /// environment and directory. The launched worker exits when its channel closes, so
+  /// nothing is left behind when the host, the launcher or the network goes. Not available
+  /// with a launcher: the cgroup limits (limits.processes, limits.resident_memory), turning
+  /// monitor_stdout or monitor_stderr off, and the interrupt signal (interrupts travel as
+  /// frames only).
+  std::vector<std::string> launcher;
+  /// The launcher hands the worker's command line to a shell, as ssh does: each word is
+  /// quoted for it.
+  bool launcher_uses_shell = false;
+
   /// The worker's environment: exactly these variables, unless inherit_env is set, in which
   /// case they are added to (and override) the host's environment.
   std::map<std::string, std::string> env;
@@ -227,6 +249,16 @@ struct worker_options {
   /// decode_error instead of exhausting the host's stack.
   std::size_t max_decode_depth = 64;
 };
+
+/// Options for a worker started over SSH on destination ("host", "user@host", an alias
+/// of ~/.ssh/config), running remote_executable there (malt-worker, or a program of yours
+/// that calls malt::worker_main, the same build as this program). ssh_arguments go before
+/// the destination (e.g. {"-p", "2222", "-i", "key"}). SSH authenticates and encrypts; the
+/// worker listens on nothing. BatchMode is on (no password prompt: keys or an agent), and
+/// ssh checks the connection every 10 s, so a cut network ends the worker's calls with
+/// terminated_worker_exception within about 30 s.
+worker_options ssh_worker_options(std::string destination, std::string remote_executable,
+                                  std::vector<std::string> ssh_arguments = {});
 
 }  // namespace malt
 

@@ -30,14 +30,20 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace malt {
 
 struct pool_options {
-  /// How many workers; 0: one per hardware thread.
+  /// How many workers; 0: one per placement if there are placements, else one per
+  /// hardware thread.
   std::size_t size = 0;
   /// How each worker is started.
   worker_options worker;
+  /// Where the workers run, in turn: worker i (and its replacements) is started with
+  /// placements[i % placements.size()] instead of worker, e.g. ssh_worker_options for
+  /// several machines, or the same machine listed twice for two workers there.
+  std::vector<worker_options> placements;
   /// Runs in every new worker, replacements included, before it takes any work: a
   /// registered function (co_await malt::remote_call_wait(w, setup)) or Lua
   /// (co_await malt::remote_eval_wait(w, "...")). If it throws, the worker is killed;

@@ -40,6 +40,9 @@ class call_driver : public std::enable_shared_from_this<call_driver> {
   call_driver(boost::asio::any_io_executor ex, std::shared_ptr<connection> conn, const worker_options& options,
               bool can_kill, std::string summary, const worker_impl& owner, worker_hooks hooks);
 
+  /// The worker's name in messages, once it is known better (a launched worker's pid).
+  void rename(std::string summary) { summary_ = std::move(summary); }
+
   /// Sends the hello. Before anything else.
   void open();
 

@@ -29,11 +29,12 @@ asio::awaitable<in_process_worker> start_in_process(worker_options options) {
   child_process none;  // no process: the session below is the worker
   none.pid = ::getpid();
   none.socket = unique_fd(sv[0]);
-  auto session = std::make_shared<worker_session>(ex, stream_socket(ex, asio::local::stream_protocol(), sv[1]),
-                                                  options.max_frame_size,
-                                                  evaluator_settings{options.lua_libraries == lua_libraries::safe,
-                                                                     options.lua_memory_limit},
-                                                  [](worker_session& s, int) { s.close(); });
+  auto conn = std::make_shared<connection>(stream_socket(ex, asio::local::stream_protocol(), sv[1]),
+                                           options.max_frame_size);
+  auto session = std::make_shared<worker_session>(
+      ex, std::move(conn),
+      evaluator_settings{options.lua_libraries == lua_libraries::safe, options.lua_memory_limit},
+      [](worker_session& s, int) { s.close(); }, false);
   session->start();
   auto impl = std::make_shared<worker_impl>(ex, std::move(none), std::move(options));
   impl->start();

@@ -15,12 +15,39 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <span>
+#include <string>
+#include <string_view>
 #include <sys/types.h>
 
 namespace malt::detail {
 
 inline constexpr std::size_t max_forwarded_line = 64 * 1024;
+
+/// Cuts bytes a worker printed into lines and forwards each (a launched worker's output
+/// comes in frames, not from a pipe).
+class forwarded_lines {
+ public:
+  forwarded_lines(output_stream stream, pid_t pid, const worker_options& options);
+  /// Forwards every line bytes completes; keeps the rest for the next.
+  void feed(std::span<const char> bytes);
+  /// Forwards what is left, an unfinished last line.
+  void finish();
+
+ private:
+  void line(std::string_view text);
+  void flush();
+
+  int target_fd_;
+  std::string prefix_;
+  output_stream stream_;
+  pid_t pid_;
+  std::function<void(output_stream, pid_t, std::string_view)> on_output_;
+  std::string pending_;  // an unfinished line
+  std::string out_;      // forwarded lines to write in one go
+};
 
 /// Starts forwarding from pipe_fd (taken over), the worker's stream, to the host's same
 /// stream, or to options.on_output. Closing the pipe it returns stops the forwarding; what

@@ -11,6 +11,7 @@ namespace asio = boost::asio;
 
 // An empty (default-constructed) worker has no process: it answers as one that has ended.
 pid_t worker::pid() const noexcept { return impl_ ? impl_->pid() : -1; }
+pid_t worker::launcher_pid() const noexcept { return impl_ ? impl_->launcher_pid() : -1; }
 std::string worker::summary() const { return impl_ ? impl_->summary() : std::string(detail::empty_worker_summary); }
 containment worker::containment() const noexcept { return impl_ ? impl_->containment() : containment::process_group; }
 asio::any_io_executor worker::get_executor() const noexcept { return impl_ ? impl_->executor() : asio::any_io_executor(); }

@@ -38,8 +38,10 @@ worker_impl::worker_impl(asio::any_io_executor ex, child_process child, worker_o
     : ex_(std::move(ex)),
       options_(std::move(options)),
       pid_(child.pid),
-      summary_(child.pidfd ? "malt::worker with PID " + std::to_string(child.pid)
-                           : "malt::in_process_worker in process " + std::to_string(child.pid)),
+      launched_(child.launched),
+      summary_(child.launched ? "malt::worker launched by PID " + std::to_string(child.pid)
+               : child.pidfd  ? "malt::worker with PID " + std::to_string(child.pid)
+                              : "malt::in_process_worker in process " + std::to_string(child.pid)),
       conn_(std::make_shared<connection>(stream_socket(ex_, asio::local::stream_protocol(), child.socket.release()),
                                          options_.max_frame_size)),
       pidfd_(ex_),
@@ -101,8 +103,9 @@ call_driver::worker_hooks worker_impl::driver_hooks() {
   auto weak = weak_from_this();
   call_driver::worker_hooks h;
   h.interrupting = [weak](std::uint64_t id) {
-    // For a worker whose I/O thread is held where it cannot read the frame (interrupt_signal.hpp).
-    if (auto self = weak.lock(); self && self->has_process() && !self->exited_)
+    // For a worker whose I/O thread is held where it cannot read the frame (interrupt_signal.hpp);
+    // a launched worker is not the host's to signal.
+    if (auto self = weak.lock(); self && self->has_process() && !self->launched_ && !self->exited_)
       send_interrupt_signal(self->signal_target(), id);
   };
   h.violated = [weak](std::string reason) {
@@ -134,9 +137,10 @@ asio::awaitable<void> worker_impl::finish_startup() {
   }
   if (phase_ != phase::starting) {  // the hello came (the worker may have ended since)
     startup_timer_.cancel();
-    if (has_process() && options_.containment == containment::pid_namespace) containment_ = containment_of(pid_);
+    if (has_process() && !launched_ && options_.containment == containment::pid_namespace)
+      containment_ = containment_of(pid_);
     start_forwarding();
-    tell([&] { return worker_event{worker_event::kind::spawned, pid_, summary_, 0, {}, {}}; });
+    tell([&] { return worker_event{worker_event::kind::spawned, pid(), summary_, 0, {}, {}}; });
     co_return;
   }
   // Failed: make sure the child is gone and reaped before reporting.
@@ -161,6 +165,12 @@ asio::awaitable<void> worker_impl::finish_startup() {
 
 void worker_impl::start_forwarding() {
   if (!has_process()) return;  // an in-process worker prints on the host's own streams
+  if (launched_) {  // its output comes in frames; what the launcher says (ssh's warnings) goes to stderr
+    stdout_lines_.emplace(output_stream::out, worker_pid_, options_);
+    stderr_lines_.emplace(output_stream::err, worker_pid_, options_);
+    stderr_forwarded_ = forward_output(ex_, stderr_pipe_.release(), output_stream::err, worker_pid_, options_);
+    return;
+  }
   if (options_.monitor_stdout)
     stdout_forwarded_ = forward_output(ex_, stdout_pipe_.release(), output_stream::out, pid_, options_);
   else
@@ -176,6 +186,9 @@ void worker_impl::on_frame(const frame& f) {
   switch (f.header.type) {
     case frame_type::result:
     case frame_type::failure: return calls_->on_reply(f);
+    case frame_type::output:
+      if (launched_) return on_output(f);
+      [[fallthrough]];
     default:
       return fail_connection(std::string("unexpected frame '") + to_string(f.header.type) + "' from the worker");
   }
@@ -185,8 +198,20 @@ void worker_impl::on_hello(const frame& f) {
   if (f.header.type != frame_type::hello) return fail_connection("the first frame was not a handshake");
   auto check = check_hello(f.payload);
   if (!check.mismatch.empty()) return fail_connection("protocol mismatch: " + check.mismatch, errc::protocol_mismatch);
+  if (launched_) {
+    worker_pid_ = check.peer_pid;
+    summary_ = "malt::worker with PID " + std::to_string(worker_pid_) + " (launched by PID " + std::to_string(pid_) + ")";
+    calls_->rename(summary_);
+  }
   phase_ = phase::running;
   notify_waiters();
+}
+
+void worker_impl::on_output(const frame& f) {
+  auto& lines = f.header.call_id == 1 ? stdout_lines_ : stderr_lines_;
+  if (f.header.call_id != 1 && f.header.call_id != 2)
+    return fail_connection("an output frame for stream " + std::to_string(f.header.call_id) + ", which is not 1 or 2");
+  if (lines) lines->feed(f.payload);
 }
 
 void worker_impl::fail_connection(std::string reason, errc startup_code) {
@@ -260,7 +285,7 @@ bool worker_impl::check_exit() {
       end_reason_ = std::move(limit);
   exited_ = true;
   tell([&] {
-    return worker_event{worker_event::kind::exited, pid_, summary_, 0, {exit_code_, exit_signal_}, end_reason_};
+    return worker_event{worker_event::kind::exited, pid(), summary_, 0, {exit_code_, exit_signal_}, end_reason_};
   });
   on_exit();
   return true;
@@ -287,6 +312,8 @@ void worker_impl::drain_then_close() {
     boost::system::error_code ignored;
     for (auto& pipe : {self->stdout_forwarded_, self->stderr_forwarded_})
       if (pipe) pipe->close(ignored);
+    for (auto* lines : {&self->stdout_lines_, &self->stderr_lines_})
+      if (*lines) (*lines)->finish();
   }, asio::detached);
 }
 
@@ -356,6 +383,15 @@ asio::awaitable<bool> worker_impl::stop() {
     if (!connection_ended_) calls_->stop();
   }
   if (co_await wait_finished(options_.exit_timeout)) co_return true;
+  if (launched_) {  // what ends a launched worker: the end of its channel, and of its launcher
+    if (end_reason_.empty()) end_reason_ = "it did not stop within exit_timeout; the host closed its channel";
+    conn_->close();
+    signal_process(SIGTERM);
+    if (co_await wait_finished(options_.term_timeout)) co_return true;
+    signal_process(SIGKILL);
+    if (co_await wait_finished(std::chrono::seconds(10))) co_return true;
+    throw error(errc::stop_failed, summary_ + ": its launcher did not exit 10 s after SIGKILL");
+  }
   if (!has_process()) {  // no signal reaches a thread: stop talking to it
     if (end_reason_.empty()) end_reason_ = "it did not stop within exit_timeout; the host closed its connection";
     conn_->close();
@@ -388,9 +424,34 @@ int worker_impl::signal_target() noexcept {
 void worker_impl::signal(int signo) noexcept {
   if (exited_ || !has_process()) return;
   tell([&] {
-    return worker_event{worker_event::kind::killed, pid_, summary_, signo, {},
+    return worker_event{worker_event::kind::killed, pid(), summary_, signo, {},
                         !startup_problem_.empty() ? startup_problem_ : end_reason_};
   });
+  if (launched_ && phase_ != phase::starting && conn_->is_open()) {
+    // From any thread: the frame goes out on the worker's executor.
+    asio::post(ex_, [self = shared_from_this(), signo] { self->request_signal(signo); });
+    return;
+  }
+  signal_process(signo);
+}
+
+void worker_impl::request_signal(int signo) {
+  if (exited_) return;
+  if (!conn_->is_open()) return signal_process(signo);
+  std::vector<char> f(frame_header_size);
+  write_header(f, frame_type::signal, 0, static_cast<std::uint64_t>(signo));
+  conn_->send(std::move(f));
+  if (signo != SIGKILL) return;
+  asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> {
+    if (co_await self->wait_finished(std::chrono::seconds(1))) co_return;
+    if (self->end_reason_.empty()) self->end_reason_ = "it did not act on a SIGKILL request; its launcher was killed";
+    self->conn_->close();
+    self->signal_process(SIGKILL);
+  }, asio::detached);
+}
+
+void worker_impl::signal_process(int signo) noexcept {
+  if (exited_ || !has_process()) return;
   // A worker proper that ended before its supervisor noticed: the supervisor takes it.
   if (const int target = signal_target(); target != pidfd_.native_handle() && pidfd_signal(target, signo) == 0) return;
   pidfd_signal(pidfd_.native_handle(), signo);

@@ -7,6 +7,7 @@
 // the worker's executor, one thread.
 
 #include "host/call_driver.hpp"
+#include "host/output_forwarder.hpp"
 #include "process/spawn.hpp"
 #include "transport/connection.hpp"
 
@@ -63,7 +64,10 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   bool check_exit();
   /// False for an in-process worker, whose end is the end of its connection.
   bool has_process() const noexcept { return pidfd_.is_open(); }
-  pid_t pid() const noexcept { return pid_; }
+  /// The worker's pid, where it runs (a launched worker's, once it has answered).
+  pid_t pid() const noexcept { return launched_ ? worker_pid_ : pid_; }
+  /// The local launcher's pid, for a launched worker; else -1.
+  pid_t launcher_pid() const noexcept { return launched_ ? pid_ : -1; }
   malt::containment containment() const noexcept { return containment_; }
   const std::string& summary() const noexcept { return summary_; }
   const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
@@ -97,6 +101,12 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 
   /// The pidfd signals go to.
   int signal_target() noexcept;
+  /// Sends signo to the launcher of a launched worker (or the process the host started).
+  void signal_process(int signo) noexcept;
+  /// A launched worker: asks it to raise signo, over its channel; its launcher gets SIGKILL
+  /// if a SIGKILL has not ended it within a second (a worker that reads nothing more).
+  void request_signal(int signo);
+  void on_output(const frame& f);
   call_driver::worker_hooks driver_hooks();
   void on_frame(const frame& f);
   void on_hello(const frame& f);
@@ -121,7 +131,9 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
 
   boost::asio::any_io_executor ex_;
   worker_options options_;
-  pid_t pid_;
+  pid_t pid_;                 // of the process the host started: the worker, or its launcher
+  bool launched_ = false;     // that process is a launcher (worker_options::launcher)
+  pid_t worker_pid_ = -1;     // a launched worker's, from its handshake
   std::string summary_;
   malt::containment containment_ = malt::containment::process_group;  // once started
   unique_fd signal_target_;  // the worker proper, when a supervisor is what the host started
@@ -137,6 +149,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   worker_cgroup cgroup_;                  // removed once the worker is reaped
   unique_fd stdout_raw_, stderr_raw_;
   std::shared_ptr<boost::asio::posix::stream_descriptor> stdout_forwarded_, stderr_forwarded_;
+  std::optional<forwarded_lines> stdout_lines_, stderr_lines_;  // a launched worker's output frames
   bool exited_ = false;            // the process has been reaped
   bool connection_ended_ = false;  // its stream has ended
   std::optional<int> exit_code_, exit_signal_;

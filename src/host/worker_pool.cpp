@@ -87,7 +87,9 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
       if (!accepts_calls(w) || w.calls_in_flight() > 0) s.retiring = true;
     }
     if (options_.max_calls_per_worker && s.calls >= options_.max_calls_per_worker) s.retiring = true;
-    if (options_.max_worker_rss && isrunning(w) && resident_bytes_of_tree(w.pid()) > options_.max_worker_rss)
+    // A launched worker's processes are not the host's to read.
+    if (options_.max_worker_rss && isrunning(w) && w.launcher_pid() < 0 &&
+        resident_bytes_of_tree(w.pid()) > options_.max_worker_rss)
       s.retiring = true;
     if (s.retiring && s.in_flight == 0 && !s.leased) retire(i);
     notify();
@@ -140,7 +142,8 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
         p.notify();
       }
     } guard{*this};
-    worker_options options = options_.worker;
+    worker_options options =
+        options_.placements.empty() ? options_.worker : options_.placements[i % options_.placements.size()];
     worker w = co_await spawn_worker(std::move(options));
     if (options_.init) {
       std::exception_ptr failed;
@@ -256,6 +259,7 @@ asio::any_io_executor pool_executor(const pool_state& pool) noexcept { return po
 }  // namespace detail
 
 asio::awaitable<worker_pool> worker_pool::started(pool_options options) {
+  if (options.size == 0) options.size = options.placements.size();
   if (options.size == 0) options.size = std::max(1u, std::thread::hardware_concurrency());
   auto state = std::make_shared<detail::pool_state>(co_await asio::this_coro::executor, std::move(options));
   co_await state->fill();

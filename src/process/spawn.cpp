@@ -50,6 +50,7 @@ namespace {
 
 void validate(const worker_options& o, const std::string& exe) {
   auto bad = [](const std::string& m) { throw error(errc::invalid_options, "invalid worker_options: " + m); };
+  const bool launched = !o.launcher.empty();
   if (o.max_frame_size < 4096) bad("max_frame_size must be at least 4096 bytes");
   if (o.max_decode_depth == 0) bad("max_decode_depth must be at least 1");
   if (o.limits.cpu_time.count() < 0) bad("limits.cpu_time cannot be negative");
@@ -58,12 +59,22 @@ void validate(const worker_options& o, const std::string& exe) {
     struct stat st {};
     if (path.empty() || path[0] != '/')
       bad("isolation.writable_paths: '" + path + "' is not an absolute path");
-    if (::stat(path.c_str(), &st) != 0) bad("isolation.writable_paths: '" + path + "' does not exist");
+    if (!launched && ::stat(path.c_str(), &st) != 0) bad("isolation.writable_paths: '" + path + "' does not exist");
   }
   if (o.exit_timeout.count() < 0 || o.term_timeout.count() < 0) bad("stop timeouts cannot be negative");
   for (const auto& [k, v] : o.env)
     if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos)
       bad("environment variable name '" + k + "' is empty or contains '='");
+  if (launched) {
+    // The worker lives where the launcher puts it: what is checked here is the host's.
+    if (o.launcher[0].empty()) bad("launcher: the command is empty");
+    if (o.limits.processes != 0 || o.limits.resident_memory != 0)
+      bad("limits.processes and limits.resident_memory need a cgroup of the host's; a launched worker has none");
+    if (!o.monitor_stdout || !o.monitor_stderr)
+      bad("a launched worker's output comes over its channel: monitor_stdout and monitor_stderr stay on "
+          "(on_output takes the lines)");
+    return;
+  }
   struct stat st {};
   if (::stat(exe.c_str(), &st) != 0) fail("cannot start worker executable '" + exe + "'", errno);
   if (!S_ISREG(st.st_mode) || ::access(exe.c_str(), X_OK) != 0)
@@ -115,7 +126,97 @@ struct spawn_attributes {
   }
 };
 
+// The worker's own argument: how it finds its channel, and what it sets up on itself.
+std::string worker_argument(const worker_options& options, bool launched) {
+  const auto& isolation = options.isolation;
+  return std::string(worker_flag) +
+         (launched ? std::string("stdio=1")
+                   : "fd=" + std::to_string(worker_socket_fd) + ",parent=" + std::to_string(::getpid())) +
+         ",max-frame=" + std::to_string(options.max_frame_size) +
+         (options.lua_libraries == lua_libraries::safe ? ",lua-safe=1" : "") +
+         (options.lua_memory_limit != 0 ? ",lua-memory=" + std::to_string(options.lua_memory_limit) : "") +
+         (options.containment == containment::pid_namespace ? ",contain=1" : "") +
+         (isolation.no_network ? ",no-network=1" : "") + (isolation.read_only_filesystem ? ",read-only=1" : "") +
+         (isolation.syscall_filter ? ",syscall-filter=1" : "") + limit_arguments(options.limits);
+}
+
+// The launcher's command line: the launcher, then env(1) setting the worker's environment
+// and directory where it runs, then the worker's command line.
+std::vector<std::string> launcher_command(const worker_options& o, const std::string& exe) {
+  std::vector<std::string> words;
+  if (!o.inherit_env || !o.env.empty() || !o.working_directory.empty()) {
+    words.push_back("env");
+    if (!o.inherit_env) words.push_back("-i");
+    if (!o.working_directory.empty()) words.push_back("--chdir=" + o.working_directory);
+    for (const auto& [k, v] : o.env) words.push_back(k + "=" + v);
+  }
+  words.push_back(exe);
+  words.push_back(worker_argument(o, true));
+  if (o.isolation.read_only_filesystem)
+    for (const auto& path : o.isolation.writable_paths) words.push_back(writable_flag + path);
+  words.insert(words.end(), o.args.begin(), o.args.end());
+  std::vector<std::string> argv = o.launcher;
+  for (auto& w : words) argv.push_back(o.launcher_uses_shell ? shell_quoted(w) : std::move(w));
+  return argv;
+}
+
+// A launcher: its stdin and stdout the socket, its stderr a pipe (ssh's complaints), its
+// own process group, the host's environment and directory.
+child_process spawn_launcher(const worker_options& options, const std::string& exe) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
+  unique_fd host_end(sv[0]), child_end(sv[1]);
+  int err[2];
+  if (::pipe2(err, O_CLOEXEC) != 0) fail("pipe", errno);
+  unique_fd err_r(err[0]), err_w(err[1]);
+  std::vector<std::string> argv_strings = launcher_command(options, exe);
+  auto argv = pointers(argv_strings);
+
+  spawn_attributes sa;
+  posix_spawn_file_actions_adddup2(&sa.actions, child_end.get(), 0);
+  posix_spawn_file_actions_adddup2(&sa.actions, child_end.get(), 1);
+  posix_spawn_file_actions_adddup2(&sa.actions, err_w.get(), 2);
+  posix_spawn_file_actions_addclosefrom_np(&sa.actions, 3);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&sa.attr, &none);
+  posix_spawnattr_setsigdefault(&sa.attr, &all);
+  posix_spawnattr_setpgroup(&sa.attr, 0);
+  posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+
+  child_process child;
+  child.launched = true;
+  if (int rc = ::posix_spawnp(&child.pid, argv_strings[0].c_str(), &sa.actions, &sa.attr, argv.data(), environ); rc != 0)
+    fail("cannot start the launcher '" + argv_strings[0] + "'", rc);
+  child.pidfd = unique_fd(pidfd_open(child.pid));
+  if (!child.pidfd) {
+    const int e = errno;
+    ::kill(child.pid, SIGKILL);
+    siginfo_t info{};
+    kill_group_and_reap(child.pid, -1, info, 0);
+    fail("pidfd_open", e);
+  }
+  child.socket = std::move(host_end);
+  child.stderr_pipe = std::move(err_r);
+  return child;
+}
+
 }  // namespace
+
+std::string shell_quoted(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789_-+=/.,:@%") == std::string::npos;
+  if (plain) return word;
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
 
 // The limits, for the worker to set on itself before it starts anything (and so before any
 // process it starts): ",as=N,cpu=N,nofile=N,fsize=N,core=0|1".
@@ -167,6 +268,7 @@ std::string drain(int fd, std::size_t limit) {
 child_process spawn_child(const worker_options& options) {
   const std::string exe = options.executable.empty() ? self_executable() : options.executable;
   validate(options, exe);
+  if (!options.launcher.empty()) return spawn_launcher(options, exe);
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
@@ -185,14 +287,7 @@ child_process spawn_child(const worker_options& options) {
 
   // Everything the child needs is built before the spawn: only the exec runs in it.
   const auto& isolation = options.isolation;
-  std::vector<std::string> argv_strings{
-      exe, std::string(worker_flag) + "fd=" + std::to_string(worker_socket_fd) + ",parent=" + std::to_string(::getpid()) +
-               ",max-frame=" + std::to_string(options.max_frame_size) +
-               (options.lua_libraries == lua_libraries::safe ? ",lua-safe=1" : "") +
-               (options.lua_memory_limit != 0 ? ",lua-memory=" + std::to_string(options.lua_memory_limit) : "") +
-               (options.containment == containment::pid_namespace ? ",contain=1" : "") +
-               (isolation.no_network ? ",no-network=1" : "") + (isolation.read_only_filesystem ? ",read-only=1" : "") +
-               (isolation.syscall_filter ? ",syscall-filter=1" : "") + limit_arguments(options.limits)};
+  std::vector<std::string> argv_strings{exe, worker_argument(options, false)};
   if (isolation.read_only_filesystem)
     for (const auto& path : isolation.writable_paths) argv_strings.push_back(writable_flag + path);
   worker_cgroup cgroup;
@@ -245,3 +340,19 @@ child_process spawn_child(const worker_options& options) {
 }
 
 }  // namespace malt::detail
+
+namespace malt {
+
+worker_options ssh_worker_options(std::string destination, std::string remote_executable,
+                                  std::vector<std::string> ssh_arguments) {
+  worker_options o;
+  o.executable = std::move(remote_executable);
+  o.launcher = {"ssh", "-T", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3"};
+  o.launcher.insert(o.launcher.end(), ssh_arguments.begin(), ssh_arguments.end());
+  o.launcher.push_back("--");
+  o.launcher.push_back(std::move(destination));
+  o.launcher_uses_shell = true;
+  return o;
+}
+
+}  // namespace malt

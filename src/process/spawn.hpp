@@ -5,6 +5,8 @@
 // a large host is not copied), the socketpair end at a known fd named on the command line,
 // stdout/stderr on pipes, its own process group, default signal dispositions, and every
 // other descriptor closed. The worker sets its parent-death signal itself (worker_main).
+// Or starting a launcher (worker_options::launcher) the same way, with the socketpair end
+// as its stdin and stdout, and the worker's command line appended to it.
 
 #include "process/cgroup.hpp"
 
@@ -46,8 +48,9 @@ struct child_process {
   pid_t pid = -1;
   unique_fd pidfd;
   unique_fd socket;       // the host's end of the socketpair
-  unique_fd stdout_pipe;  // read ends
+  unique_fd stdout_pipe;  // read ends (a launcher's stdout is the socket)
   unique_fd stderr_pipe;
+  bool launched = false;  // pid is a launcher's, which started the worker
   worker_cgroup cgroup;  // holds the limits rlimits cannot, if any
 };
 
@@ -58,6 +61,9 @@ int kill_group_and_reap(pid_t pid, int pidfd, siginfo_t& info, int options) noex
 
 /// Throws error{invalid_options} or spawn_error.
 child_process spawn_child(const worker_options& options);
+
+/// Quotes word for a POSIX shell (ssh runs the remote command through one).
+std::string shell_quoted(const std::string& word);
 
 /// The limits as worker arguments (",as=N,cpu=N,..."): the worker sets them on itself.
 std::string limit_arguments(const worker_limits& limits);

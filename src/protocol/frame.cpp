@@ -13,8 +13,10 @@ bool is_known(frame_type t) noexcept {
     case frame_type::call_no_reply:
     case frame_type::exit_request:
     case frame_type::interrupt:
+    case frame_type::signal:
     case frame_type::result:
-    case frame_type::failure: return true;
+    case frame_type::failure:
+    case frame_type::output: return true;
   }
   return false;
 }
@@ -26,8 +28,10 @@ const char* to_string(frame_type t) noexcept {
     case frame_type::call_no_reply: return "call_no_reply";
     case frame_type::exit_request: return "exit_request";
     case frame_type::interrupt: return "interrupt";
+    case frame_type::signal: return "signal";
     case frame_type::result: return "result";
     case frame_type::failure: return "failure";
+    case frame_type::output: return "output";
   }
   return "unknown";
 }

@@ -25,8 +25,10 @@ enum class frame_type : std::uint8_t {
   call_no_reply = 3,  // host -> worker, remote_do
   exit_request = 4,   // host -> worker
   interrupt = 5,      // host -> worker: interrupt call_id, or every running call if 0
+  signal = 6,         // host -> worker: raise signal number call_id (a launched worker, kill())
   result = 16,        // worker -> host
   failure = 17,       // worker -> host
+  output = 18,        // worker -> host: bytes a launched worker printed on fd call_id (1 or 2)
 };
 
 enum frame_flags : std::uint8_t {

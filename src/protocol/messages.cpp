@@ -66,11 +66,11 @@ std::string build_description() {
 
 }  // namespace
 
-std::vector<char> make_hello_frame() {
+std::vector<char> make_hello_frame(pid_t pid) {
   std::vector<char> f(frame_header_size);
   byte_writer out(f);
   out.u32(magic);
-  out.u32(static_cast<std::uint32_t>(::getpid()));
+  out.u32(static_cast<std::uint32_t>(pid));
   out.string(build_description());
   write_header(f, frame_type::hello, 0, 0);
   return f;

@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <unistd.h>
 #include <vector>
 
 namespace malt::detail {
@@ -75,10 +76,11 @@ class byte_reader {
 
 // --- hello ---------------------------------------------------------------------------
 
-inline constexpr unsigned protocol_version = 3;
+inline constexpr unsigned protocol_version = 4;
 
-/// This process's hello, as a whole frame.
-std::vector<char> make_hello_frame();
+/// This process's hello, as a whole frame, giving pid as the sender's (a worker in a PID
+/// namespace of its own gives the pid its host or launcher knows).
+std::vector<char> make_hello_frame(pid_t pid = ::getpid());
 
 struct hello_check {
   pid_t peer_pid = 0;

@@ -3,6 +3,7 @@
 #include "process/sandbox.hpp"
 #include "process/spawn.hpp"
 #include "host/live_workers.hpp"
+#include "serve/launched_streams.hpp"
 #include "serve/worker_session.hpp"
 
 #include <malt/worker_main.hpp>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <fcntl.h>
 #include <string_view>
 #include <sys/prctl.h>
@@ -34,6 +36,7 @@ namespace {
 struct worker_arguments {
   int fd = -1;
   pid_t parent = -1;
+  bool launched = false;  // the channel is stdin/stdout (a launcher's)
   std::uint32_t max_frame = 0;
   detail::sandbox_request sandbox;
   detail::evaluator_settings lua;
@@ -46,7 +49,7 @@ const char* find_worker_flag(int argc, char** argv) {
   return nullptr;
 }
 
-// "fd=3,parent=123,max-frame=268435456[,lua-safe=1][,lua-memory=N][,contain=1][,no-network=1]
+// "fd=3,parent=123,max-frame=268435456" or "stdio=1,max-frame=268435456", then "[,lua-safe=1][,lua-memory=N][,contain=1][,no-network=1]
 // [,read-only=1][,syscall-filter=1][,core=0|1][,as=N][,cpu=S][,nofile=N][,fsize=N]"
 bool parse(std::string_view spec, worker_arguments& out) {
   while (!spec.empty()) {
@@ -61,6 +64,7 @@ bool parse(std::string_view spec, worker_arguments& out) {
     if (ec != std::errc() || p != value.data() + value.size() || v < 0) return false;
     if (key == "fd") out.fd = static_cast<int>(v);
     else if (key == "parent") out.parent = static_cast<pid_t>(v);
+    else if (key == "stdio") out.launched = v != 0;
     else if (key == "max-frame") out.max_frame = static_cast<std::uint32_t>(v);
     else if (key == "lua-safe") out.lua.safe_libraries = v != 0;
     else if (key == "lua-memory") out.lua.memory_limit = static_cast<std::size_t>(v);
@@ -74,7 +78,7 @@ bool parse(std::string_view spec, worker_arguments& out) {
     else if (key == "read-only") out.sandbox.read_only = v != 0;
     else if (key == "syscall-filter") out.sandbox.syscall_filter = v != 0;
   }
-  return out.fd >= 0 && out.parent > 0 && out.max_frame > 0;
+  return (out.launched || (out.fd >= 0 && out.parent > 0)) && out.max_frame > 0;
 }
 
 // Sets the limits on this process, before it starts anything: what it starts inherits them.
@@ -122,45 +126,64 @@ int worker_main(int argc, char** argv) {
     }
   }
   // Never outlive the host: die with it, and check it did not die before this line (a
-  // parent outside this process's PID namespace shows as 0).
+  // parent outside this process's PID namespace shows as 0). A launched worker's parent is
+  // the launcher's (sshd's session, srun...): it watches its channel too (launched_streams).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (const pid_t parent = ::getppid(); parent != args.parent && parent != 0) ::_exit(1);
+  if (const pid_t parent = ::getppid(); !args.launched && parent != args.parent && parent != 0) ::_exit(1);
   if (!apply_limits(args.limits, program)) return 2;
   detail::install_interrupt_signal_handler();
+  const pid_t started_as = ::getpid();  // the pid the host or launcher knows, before the sandbox forks
   try {
     detail::enter_sandbox(args.sandbox);  // before any thread starts
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
-  struct stat st {};
-  if (::fstat(args.fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-    std::fprintf(stderr, "%s: fd %d is not the host's socket\n", program, args.fd);
-    return 2;
+  if (!args.launched) {
+    struct stat st {};
+    if (::fstat(args.fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      std::fprintf(stderr, "%s: fd %d is not the host's socket\n", program, args.fd);
+      return 2;
+    }
+    ::fcntl(args.fd, F_SETFD, FD_CLOEXEC);  // programs this worker runs must not hold the host's socket
   }
-  ::fcntl(args.fd, F_SETFD, FD_CLOEXEC);  // programs this worker runs must not hold the host's socket
+  boost::asio::io_context io(1);
+  std::unique_ptr<detail::launched_streams> launched;
+  std::shared_ptr<detail::connection> channel;
+  if (args.launched) {
+    try {
+      launched = std::make_unique<detail::launched_streams>(io.get_executor(), args.max_frame);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
+    channel = launched->channel();
+  } else {
+    channel = std::make_shared<detail::connection>(
+        detail::stream_socket(io, boost::asio::local::stream_protocol(), args.fd), args.max_frame);
+  }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the host forwards stdout line by line, as it comes
 
   detail::enter_worker_mode();
   detail::register_builtins();
 
-  boost::asio::io_context io(1);
   // Going: stop this worker's own workers first, then end the process (calls may still run
   // on pool threads: no static destructors under them).
-  auto exit_process = [&io](detail::worker_session&, int code) {
+  auto exit_process = [&io, streams = launched.get()](detail::worker_session&, int code) {
     boost::asio::co_spawn(
-        io, [code]() -> boost::asio::awaitable<void> {
+        io, [code, streams]() -> boost::asio::awaitable<void> {
           co_await detail::stop_all_workers();
           std::cout.flush();
           std::fflush(nullptr);
           detail::flush_output(std::chrono::milliseconds(500));  // what its own workers printed last
+          if (streams) co_await streams->flush(std::chrono::milliseconds(500));  // all it printed, to the host
           ::_exit(code);
         },
         boost::asio::detached);
   };
-  auto session = std::make_shared<detail::worker_session>(
-      io.get_executor(), detail::stream_socket(io, boost::asio::local::stream_protocol(), args.fd), args.max_frame,
-      args.lua, exit_process);
+  auto session = std::make_shared<detail::worker_session>(io.get_executor(), channel, args.lua, exit_process, true);
+  session->announce_pid(started_as);
+  if (launched) session->on_greeted([streams = launched.get()] { streams->start_relay(); });
   session->start();
   session->run(io);
   std::fflush(nullptr);

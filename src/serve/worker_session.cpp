@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <cxxabi.h>
@@ -164,12 +165,13 @@ asio::awaitable<void> run_batch_async(call_job& job) {
 
 }  // namespace
 
-worker_session::worker_session(asio::any_io_executor ex, stream_socket socket, std::uint32_t max_frame_size,
-                               const evaluator_settings& lua, exit_hook on_exit)
+worker_session::worker_session(asio::any_io_executor ex, std::shared_ptr<connection> conn,
+                               const evaluator_settings& lua, exit_hook on_exit, bool own_process)
     : ex_(std::move(ex)),
       on_exit_(std::move(on_exit)),
       evaluator_(make_evaluator(lua)),
-      conn_(std::make_shared<connection>(std::move(socket), max_frame_size)) {}
+      conn_(std::move(conn)),
+      own_process_(own_process) {}
 
 worker_session::~worker_session() = default;
 
@@ -207,7 +209,8 @@ void worker_session::on_frame(frame& f) {
       ::_exit(2);
     }
     greeted_ = true;
-    conn_->send(make_hello_frame());
+    conn_->send(make_hello_frame(announced_pid_));
+    if (on_greeted_) on_greeted_();
     return;
   }
   try {
@@ -216,6 +219,7 @@ void worker_session::on_frame(frame& f) {
       case frame_type::call_no_reply: return dispatch(f);
       case frame_type::exit_request: expect_no_payload(f.payload, "exit request"); return exit(0);
       case frame_type::interrupt: expect_no_payload(f.payload, "interrupt"); return interrupt(f.header.call_id);
+      case frame_type::signal: expect_no_payload(f.payload, "signal request"); return raise_signal(f.header.call_id);
       default: throw malformed_message(std::string("unexpected frame '") + to_string(f.header.type) + "'");
     }
   } catch (const malformed_message& e) {  // a host that does not speak this protocol
@@ -580,6 +584,14 @@ void worker_session::finish(call_job* job, bool on_pool_thread) {
   else
     conn_->send_with([&](write_batch& b) { b.append(std::move(job->reply)); });
   recycle(job, on_pool_thread);
+}
+
+void worker_session::raise_signal(std::uint64_t signo) {
+  if (signo == 0 || signo >= static_cast<std::uint64_t>(NSIG))
+    throw malformed_message("signal request for signal " + std::to_string(signo) + ", which does not exist");
+  if (!own_process_) throw malformed_message("signal request to an in-process worker");
+  std::fflush(nullptr);
+  ::kill(::getpid(), static_cast<int>(signo));
 }
 
 void worker_session::exit(int code) {

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <unistd.h>
 #include <vector>
 
 namespace malt::detail {
@@ -37,10 +38,17 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   /// on_exit ends things when the host asks the worker to exit or goes away: a worker
   /// process stops its own workers and exits; an in-process worker only stops serving.
   using exit_hook = std::function<void(worker_session&, int code)>;
-  worker_session(boost::asio::any_io_executor ex, stream_socket socket, std::uint32_t max_frame_size,
-                 const evaluator_settings& lua, exit_hook on_exit);
+  /// own_process: the host may ask it to raise a signal on itself (a launched worker's
+  /// kill()); never an in-process worker, whose process is the host.
+  worker_session(boost::asio::any_io_executor ex, std::shared_ptr<connection> conn, const evaluator_settings& lua,
+                 exit_hook on_exit, bool own_process);
   ~worker_session();
   void start();
+  /// The pid the hello gives: the process its host or launcher started, when this one is
+  /// the worker proper in a PID namespace of its own.
+  void announce_pid(pid_t pid) noexcept { announced_pid_ = pid; }
+  /// Called once the handshake is answered: what is sent from then on follows the hello.
+  void on_greeted(std::function<void()> f) { on_greeted_ = std::move(f); }
   /// Runs io on this thread until it stops, lending the thread to synchronous calls (a
   /// worker process; an in-process worker runs on the host's threads and uses the pool).
   void run(boost::asio::io_context& io) { pool_.run_io(io); }
@@ -84,10 +92,12 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   void finish_from_pool(call_job* job);
   void finish_posted();
   void interrupt(std::uint64_t id);
+  void raise_signal(std::uint64_t signo);
   void exit(int code);
 
   boost::asio::any_io_executor ex_;
   exit_hook on_exit_;
+  std::function<void()> on_greeted_;
   std::shared_ptr<evaluator> evaluator_;
   std::shared_ptr<connection> conn_;
   thread_pool pool_;
@@ -114,6 +124,8 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   bool in_read_ = false;
   bool greeted_ = false;
   bool exiting_ = false;
+  bool own_process_;
+  pid_t announced_pid_ = ::getpid();
 };
 
 }  // namespace malt::detail

@@ -6,14 +6,26 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
+#include <tuple>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace malt::detail {
 
 namespace asio = boost::asio;
 
 connection::connection(stream_socket socket, std::uint32_t max_frame_size)
-    : socket_(std::move(socket)), max_(max_frame_size) {}
+    : socket_(std::move(socket)),
+      pipe_in_(socket_.get_executor()),
+      pipe_out_(socket_.get_executor()),
+      max_(max_frame_size) {}
+
+connection::connection(const asio::any_io_executor& ex, pipe_ends pipes, std::uint32_t max_frame_size)
+    : socket_(ex), pipe_in_(ex, pipes.in), pipe_out_(ex, pipes.out), over_pipes_(true), max_(max_frame_size) {
+  // write_now writes from any thread without waiting.
+  ::fcntl(pipes.out, F_SETFL, ::fcntl(pipes.out, F_GETFL) | O_NONBLOCK);
+}
 
 void connection::send_at_once(outgoing_frame& frame) {
   std::unique_lock lock(m_);
@@ -48,10 +60,16 @@ void connection::send_at_once(outgoing_frame& frame) {
 std::size_t connection::write_now(const outgoing_frame& frame) noexcept {
   iovec parts[2] = {{const_cast<char*>(frame.bytes.data()), frame.bytes.size()},
                     {const_cast<char*>(frame.tail.data()), frame.tail.size()}};
-  msghdr msg{};
-  msg.msg_iov = parts;
-  msg.msg_iovlen = frame.tail.empty() ? 1 : 2;
-  const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  const int count = frame.tail.empty() ? 1 : 2;
+  ssize_t n = 0;
+  if (over_pipes_) {
+    n = ::writev(pipe_out_.native_handle(), parts, count);
+  } else {
+    msghdr msg{};
+    msg.msg_iov = parts;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
   return n > 0 ? static_cast<std::size_t>(n) : 0;  // an error shows again in the queued write
 }
 
@@ -67,11 +85,15 @@ void connection::start_write() {
   being_written_.gather(buffers_, [](const char* p, std::size_t n) { return asio::const_buffer(p, n); });
   // Asio tries a reactive socket's write at once, so the batch usually leaves here. The
   // operation keeps a copy of the buffer sequence: a span's costs nothing.
-  asio::async_write(socket_, std::span<const asio::const_buffer>(buffers_),
-                    asio::bind_allocator(handler_allocator<void>(write_memory_),
-                                         [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                                           self->on_write_done(ec);
-                                         }));
+  auto done = asio::bind_allocator(handler_allocator<void>(write_memory_),
+                                   [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                     self->on_write_done(ec);
+                                   });
+  const std::span<const asio::const_buffer> buffers(buffers_);
+  if (over_pipes_)
+    asio::async_write(pipe_out_, buffers, std::move(done));
+  else
+    asio::async_write(socket_, buffers, std::move(done));
 }
 
 void connection::on_write_done(boost::system::error_code ec) {
@@ -99,9 +121,14 @@ asio::awaitable<read_end> connection::read_frames(std::function<void(frame&)> on
   };
   for (;;) {
     auto space = decoder.prepare();
-    auto [ec, n] = co_await socket_.async_read_some(
-        asio::buffer(space.data(), space.size()),
-        asio::bind_allocator(handler_allocator<void>(read_memory_), asio::as_tuple(asio::use_awaitable)));
+    const auto into = asio::buffer(space.data(), space.size());
+    auto token = asio::bind_allocator(handler_allocator<void>(read_memory_), asio::as_tuple(asio::use_awaitable));
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    if (over_pipes_)
+      std::tie(ec, n) = co_await pipe_in_.async_read_some(into, token);
+    else
+      std::tie(ec, n) = co_await socket_.async_read_some(into, token);
     if (ec) {
       if (ec == asio::error::eof)
         co_return decoder.mid_frame() ? read_end{read_end::truncated, "the stream ended inside a frame"}
@@ -136,6 +163,11 @@ void connection::close() noexcept {
   std::lock_guard lock(m_);  // no thread writes to the descriptor while it closes
   open_ = false;
   boost::system::error_code ignored;
+  if (over_pipes_) {
+    pipe_in_.close(ignored);
+    pipe_out_.close(ignored);
+    return;
+  }
   socket_.shutdown(stream_socket::shutdown_both, ignored);
   socket_.close(ignored);
 }

@@ -1,7 +1,9 @@
 #ifndef MALT_SRC_TRANSPORT_CONNECTION_HPP
 #define MALT_SRC_TRANSPORT_CONNECTION_HPP
 
-// One end of a host <-> worker byte stream, the same on both sides: a writer that gathers
+// One end of a host <-> worker byte stream, the same on both sides: a socket both ways (the
+// socketpair of a worker the host starts), or a pipe each way (a launched worker's stdin
+// and stdout, as ssh gives them). A writer that gathers
 // frames into a batch and sends it in one write, at once when the socket is idle, and a
 // reader loop that cuts what it reads into frames. While the reader hands out the frames
 // of one read, what is sent waits, and goes out in one write after them: a worker answers
@@ -14,6 +16,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -32,9 +35,18 @@ struct read_end {
   std::string message;
 };
 
+/// The descriptors of a stream made of two pipes: what is read, what is written.
+struct pipe_ends {
+  int in = -1;
+  int out = -1;
+};
+
 class connection : public std::enable_shared_from_this<connection> {
  public:
   connection(stream_socket socket, std::uint32_t max_frame_size);
+  /// Takes both descriptors over. A pipe has no MSG_NOSIGNAL: writing after its reader
+  /// has gone raises SIGPIPE, which ends a worker whose host has gone, as it should.
+  connection(const boost::asio::any_io_executor& ex, pipe_ends pipes, std::uint32_t max_frame_size);
 
   /// On the I/O thread: fill(batch) appends frames to the batch being filled, under the
   /// writer's lock. Unless a write is under way or (but at_once) the reader is handing
@@ -68,6 +80,16 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// On the I/O thread.
   void close() noexcept;
+  bool is_open() const {
+    std::lock_guard lock(m_);
+    return open_;
+  }
+  /// Nothing waits to be written, nothing is being written (a worker about to exit waits
+  /// for its last frames this way).
+  bool idle() const {
+    std::lock_guard lock(m_);
+    return !writing_ && filling_.empty();
+  }
   std::uint32_t max_frame_size() const noexcept { return max_; }
 
   /// The buffer of an earlier large frame, for the next one. Sent frames and frames read
@@ -79,7 +101,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void start_write();  // m_ held
   void on_write_done(boost::system::error_code ec);
 
-  stream_socket socket_;
+  stream_socket socket_;                            // unless over pipes
+  boost::asio::posix::stream_descriptor pipe_in_, pipe_out_;  // if over pipes
+  bool over_pipes_ = false;
   std::uint32_t max_;
   mutable std::mutex m_;  // guards the writer's state and the socket's closing
   bool open_ = true;

@@ -19,6 +19,34 @@ asio::awaitable<void> eager_call_throws_remote_exception(malt::task<double> eage
 asio::awaitable<void> eager_call_throws_remote_exception(malt::task<void> eager) {
   BOOST_CHECK_THROW(co_await std::move(eager), malt::remote_exception);
 }
+
+// The checks of the tests below, in coroutines of their own for the same reason.
+asio::awaitable<void> a_remote_failure_is_described(const malt::worker& w) {
+  const auto e = co_await thrown<malt::remote_exception>(malt::remote_call_wait(w, checked_sqrt, -1.0));
+  const std::string text = e.what();
+  BOOST_TEST(contains(text, "Remote exception from " + w.summary()));
+  BOOST_TEST(contains(text, "std::domain_error"));                    // the type
+  BOOST_TEST(contains(text, "checked_sqrt of a negative number"));    // what()
+  // Where it was thrown, in any build: the function, then the program.
+  BOOST_TEST(contains(e.stack_trace(), " [0] malt_test::checked_sqrt(double)"), e.stack_trace());
+  BOOST_TEST(contains(e.stack_trace(), "exceptions_test"), e.stack_trace());
+  BOOST_TEST(e.type_name() == "std::domain_error");
+  BOOST_TEST(e.code() == malt::errc::remote_exception);
+  BOOST_TEST(!malt::is_fatal(e.code()));  // the worker answers the next call
+}
+asio::awaitable<void> unknown_exceptions_are_described(const malt::worker& w) {
+  {
+    const auto e = co_await thrown<malt::remote_exception>(malt::remote_call_fetch(w, throw_secret));
+    BOOST_TEST(contains(e.what(), "Remote exception"));
+    BOOST_TEST(contains(e.what(), "secretttzz"));  // described by the worker, whose type it is
+    BOOST_TEST(contains(e.type_name(), "secret_error"));
+  }
+  {
+    const auto e = co_await thrown<malt::remote_exception>(malt::remote_call_fetch(w, throw_int));
+    BOOST_TEST(e.type_name() == "int");
+    BOOST_TEST(contains(e.message(), "not a std::exception"));
+  }
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(exceptions)
@@ -28,19 +56,7 @@ BOOST_AUTO_TEST_CASE(remote_failure) {
     malt::worker_options o;
     o.monitor_stderr = false;  // to read what remote_do logs
     malt::worker w = co_await malt::spawn_worker(o);
-    {
-      const auto e = co_await thrown<malt::remote_exception>(malt::remote_call_wait(w, checked_sqrt, -1.0));
-      const std::string text = e.what();
-      BOOST_TEST(contains(text, "Remote exception from " + w.summary()));
-      BOOST_TEST(contains(text, "std::domain_error"));                    // the type
-      BOOST_TEST(contains(text, "checked_sqrt of a negative number"));    // what()
-      // Where it was thrown, in any build: the function, then the program.
-      BOOST_TEST(contains(e.stack_trace(), " [0] malt_test::checked_sqrt(double)"), e.stack_trace());
-      BOOST_TEST(contains(e.stack_trace(), "exceptions_test"), e.stack_trace());
-      BOOST_TEST(e.type_name() == "std::domain_error");
-      BOOST_TEST(e.code() == malt::errc::remote_exception);
-      BOOST_TEST(!malt::is_fatal(e.code()));  // the worker answers the next call
-    }
+    co_await a_remote_failure_is_described(w);
     co_await eager_call_throws_remote_exception(malt::remote_call(w, checked_sqrt, -1.0));
     // Fire and forget: nothing reaches the host's caller; the worker logs it.
     BOOST_CHECK_NO_THROW(malt::remote_do(w, checked_sqrt, -1.0));
@@ -54,18 +70,8 @@ BOOST_AUTO_TEST_CASE(remote_failure) {
 BOOST_AUTO_TEST_CASE(throwing_unknown_exceptions) {
   run([]() -> asio::awaitable<void> {
     malt::worker w = co_await malt::spawn_worker();
-    {
-      const auto e = co_await thrown<malt::remote_exception>(malt::remote_call_fetch(w, throw_secret));
-      BOOST_TEST(contains(e.what(), "Remote exception"));
-      BOOST_TEST(contains(e.what(), "secretttzz"));  // described by the worker, whose type it is
-      BOOST_TEST(contains(e.type_name(), "secret_error"));
-    }
+    co_await unknown_exceptions_are_described(w);
     co_await eager_call_throws_remote_exception(malt::remote_call(w, throw_secret));
-    {
-      const auto e = co_await thrown<malt::remote_exception>(malt::remote_call_fetch(w, throw_int));
-      BOOST_TEST(e.type_name() == "int");
-      BOOST_TEST(contains(e.message(), "not a std::exception"));
-    }
     co_await probe(w);
     co_await malt::stop(w);
   });

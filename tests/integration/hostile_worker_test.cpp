@@ -22,6 +22,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <memory>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -169,6 +170,42 @@ BOOST_AUTO_TEST_CASE(protocol_violations_end_the_worker_with_an_error_naming_the
       auto e = co_await thrown<malt::decode_error>(malt::remote_call_fetch(w, some_bool));
       BOOST_TEST(contains(e.what(), "could not decode a failure report"), e.what());
       co_await probe(w);
+      co_await malt::stop(w);
+    }
+  });
+}
+
+// Output frames carry a launched worker's stdout and stderr: from a worker on its
+// socketpair (it has pipes) or for a third stream they are violations.
+malt::worker_options launched_hostile(std::string stream) {
+  auto o = hostile("output", std::move(stream));
+  o.launcher.push_back("env");
+  return o;
+}
+
+BOOST_AUTO_TEST_CASE(output_frames_count_only_from_a_launched_worker_and_for_its_two_streams) {
+  run([]() -> asio::awaitable<void> {
+    {
+      malt::worker w = co_await malt::spawn_worker(hostile("output", "1"));
+      auto e = co_await thrown<malt::terminated_worker_exception>(malt::remote_call_fetch(w, some_bool));
+      BOOST_TEST(contains(e.what(), "unexpected frame 'output' from the worker"), e.what());
+    }
+    {
+      malt::worker w = co_await malt::spawn_worker(launched_hostile("7"));
+      auto e = co_await thrown<malt::terminated_worker_exception>(malt::remote_call_fetch(w, some_bool));
+      BOOST_TEST(contains(e.what(), "an output frame for stream 7, which is not 1 or 2"), e.what());
+      BOOST_TEST(!malt::isrunning(w));
+    }
+    {
+      auto o = launched_hostile("2");
+      auto lines = std::make_shared<std::vector<std::string>>();
+      o.on_output = [lines](malt::output_stream s, pid_t, std::string_view text) {
+        if (s == malt::output_stream::err) lines->emplace_back(text);
+      };
+      malt::worker w = co_await malt::spawn_worker(o);
+      BOOST_TEST(co_await malt::remote_call_fetch(w, some_bool));
+      BOOST_TEST(co_await eventually([&] { return !lines->empty(); }));
+      BOOST_TEST((lines->empty() || lines->front() == "a line"));
       co_await malt::stop(w);
     }
   });

@@ -12,6 +12,10 @@
 //   exit_keeping_socket_at_startup FILE   the same before the handshake, exit 4
 //   hang_keeping_socket_at_startup FILE   the same before the handshake, then hang
 //   never_read                 after the handshake, read nothing more
+//   output STREAM              answer the first call with an output frame for STREAM
+//                              ("a line\n") before its reply, `true`
+//
+// Started through a launcher, its channel is fd 0 and 1, one socket; else fd 3.
 #include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
 #include "process/spawn.hpp"
@@ -104,6 +108,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string_view mode = args[1];
+  if (args[0].find("stdio=1") != std::string_view::npos) sock = 0;
   const char* param = args.size() > 2 ? argv[3] : "";
 
   if (mode == "exit_keeping_socket_at_startup") {
@@ -140,6 +145,10 @@ int main(int argc, char** argv) {
     write_all(some.data(), some.size());
     std::this_thread::sleep_for(std::chrono::seconds(1));
     std::_Exit(0);
+  } else if (mode == "output") {
+    const std::string line = "a line\n";
+    send(frame_type::output, std::strtoull(param, nullptr, 10), std::vector<char>(line.begin(), line.end()));
+    send(frame_type::result, id, {1});
   } else if (mode == "die_keeping_socket") {
     leave_descendant(param);
     std::_Exit(3);

@@ -26,9 +26,9 @@ inline constexpr std::size_t small_growth = std::size_t(2) << 20;
 /// where memory is not measured).
 inline bool grew_less_than(std::size_t before, std::size_t limit);
 
-/// The highest resident set size this process has had, in bytes (VmHWM).
-inline std::size_t peak_rss() {
-  std::ifstream status("/proc/self/status");
+/// The highest resident set size this process (or process, a pid) has had, in bytes (VmHWM).
+inline std::size_t peak_rss(const std::string& process = "self") {
+  std::ifstream status("/proc/" + process + "/status");
   std::string line;
   while (std::getline(status, line))
     if (line.starts_with("VmHWM:")) return std::stoul(line.substr(6)) * 1024;
