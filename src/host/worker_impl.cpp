@@ -182,6 +182,9 @@ void worker_impl::start_forwarding() {
 }
 
 void worker_impl::on_frame(const frame& f) {
+  // After a violation the rest of the stream is not believed: a reply behind it in the
+  // same read must not complete a call.
+  if (connection_failed_) return;
   if (phase_ == phase::starting) return on_hello(f);
   switch (f.header.type) {
     case frame_type::result:
@@ -215,6 +218,7 @@ void worker_impl::on_output(const frame& f) {
 }
 
 void worker_impl::fail_connection(std::string reason, errc startup_code) {
+  connection_failed_ = true;
   if (phase_ == phase::starting && startup_problem_.empty()) {
     startup_problem_ = reason;
     startup_code_ = startup_code;

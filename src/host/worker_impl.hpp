@@ -154,6 +154,7 @@ class worker_impl : public std::enable_shared_from_this<worker_impl> {
   bool connection_ended_ = false;  // its stream has ended
   std::optional<int> exit_code_, exit_signal_;
   std::string end_reason_;
+  bool connection_failed_ = false;  // fail_connection: frames still in the read are dropped
   wake_list changes_;  // stop, startup and drain wait for the phase to change
   struct exit_waiter;
   std::vector<std::shared_ptr<exit_waiter>> exit_waiters_;
