@@ -58,7 +58,7 @@ void watch_for_hangup(int fd) {
     pollfd p{fd, 0, 0};
     while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ::_exit(1);
   }).detach();
 }
