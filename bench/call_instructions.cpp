@@ -12,6 +12,7 @@
 // shut-down cancel out.
 #include <malt/malt.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>

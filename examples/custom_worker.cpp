@@ -2,6 +2,7 @@
 // and nothing of the host. A host names it with worker_options::executable and calls its
 // functions by name and signature (custom_worker_host.cpp).
 #include <malt/remote.hpp>
+#include <malt/serialization.hpp>  // std::pair travels as a Boost.Serialization archive
 #include <malt/worker_main.hpp>
 
 #include <algorithm>

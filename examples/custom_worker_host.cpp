@@ -1,6 +1,7 @@
 // The host of custom_worker.cpp: it does not link thumbnail_size, it declares it.
 // Usage: malt_custom_worker_host /path/to/malt_custom_worker
 #include <malt/malt.hpp>
+#include <malt/serialization.hpp>  // std::pair travels as a Boost.Serialization archive
 
 #include <boost/asio/io_context.hpp>
 

@@ -3,6 +3,7 @@
 // arguments, results and exceptions cross exactly as they would to a worker process.
 #define BOOST_TEST_MODULE in_process_worker example
 #include <malt/malt.hpp>
+#include <malt/serialization.hpp>  // a vector of strings travels as a Boost.Serialization archive
 
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>

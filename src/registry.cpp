@@ -31,7 +31,11 @@ tables& registry() {
 
 }  // namespace
 
-void add_function(function_entry entry) {
+void add_function(std::string name, const std::string& parameter_types, const std::string& result_type,
+                  function_entry entry) {
+  entry.name = std::move(name);
+  entry.parameter_types = parameter_types;
+  entry.result_type = result_type;
   auto& t = registry();
   std::lock_guard lock(t.mutex);
   if (auto it = t.by_name.find(entry.name); it != t.by_name.end()) {
@@ -56,6 +60,15 @@ const function_entry* find_function(erased_function f) noexcept {
   std::lock_guard lock(t.mutex);
   auto it = t.by_address.find(f);
   return it == t.by_address.end() ? nullptr : it->second;
+}
+
+std::string join_parameter_types(std::initializer_list<std::string_view> types) {
+  std::string s = "(";
+  for (std::string_view t : types) {
+    if (s.size() > 1) s += ", ";
+    s += t;
+  }
+  return s + ")";
 }
 
 std::string normalise_name(std::string_view spelled) {

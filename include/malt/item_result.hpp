@@ -18,8 +18,7 @@
 namespace malt {
 
 namespace detail {
-template <class T, class F, class Range, class Target>
-class pmap_run;
+struct item_outcome_access;
 
 }  // namespace detail
 
@@ -62,8 +61,7 @@ class item_result {
   const std::exception_ptr& error() const noexcept { return error_; }
 
  private:
-  template <class, class, class, class>
-  friend class detail::pmap_run;
+  friend struct detail::item_outcome_access;
   std::optional<T> value_;
   std::exception_ptr error_;
 };
@@ -80,8 +78,7 @@ class item_result<void> {
   const std::exception_ptr& error() const noexcept { return error_; }
 
  private:
-  template <class, class, class, class>
-  friend class detail::pmap_run;
+  friend struct detail::item_outcome_access;
   std::exception_ptr error_;
 };
 

@@ -9,7 +9,6 @@
 #include <malt/value.hpp>
 #include <malt/remote.hpp>
 #include <malt/run.hpp>
-#include <malt/serialization.hpp>
 #include <malt/worker.hpp>
 #include <malt/worker_main.hpp>
 #include <malt/worker_options.hpp>

@@ -50,8 +50,8 @@ struct pmap_options {
 };
 
 namespace detail {
-inline worker_target target_of(const worker& w) { return worker_target(w); }
-inline pool_target target_of(const worker_pool& pool) { return pool_target(pool.state()); }
+inline map_destination target_of(const worker& w) { return map_destination(w); }
+inline map_destination target_of(const worker_pool& pool) { return map_destination(pool.state()); }
 /// What a map runs on: a worker (of any kind) or a worker_pool.
 template <class On>
 concept map_target = requires(const On& on) { target_of(on); };

@@ -1,10 +1,14 @@
 #ifndef MALT_SERIALIZATION_HPP
 #define MALT_SERIALIZATION_HPP
 
-// Argument and result types travel as Boost.Serialization archives. This header brings
-// in the standard containers Boost supports and adds what Boost 1.81 lacks:
-// std::optional, std::variant and std::tuple. A type of your own needs a serialize()
-// function, as Boost.Serialization documents.
+// Numbers, strings, vectors of numbers and malt::value travel without it; any other
+// argument or result type travels as a Boost.Serialization archive, and a file that calls
+// or registers a function with such a type includes this header (a static_assert says so
+// otherwise). It brings the archive, the standard containers Boost supports, and what Boost
+// 1.81 lacks: std::optional, std::variant and std::tuple. A type of your own needs a
+// serialize() function, as Boost.Serialization documents.
+
+#include <malt/detail/archive_codec.hpp>
 
 #include <boost/serialization/deque.hpp>
 #include <boost/serialization/list.hpp>

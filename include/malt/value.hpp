@@ -7,7 +7,6 @@
 //   malt::value v = co_await malt::remote_eval_fetch(w, "{1, 2, 3}");
 //   std::vector<int> xs = v.as<std::vector<int>>();
 
-#include <malt/serialization.hpp>
 
 #include <cmath>
 #include <concepts>
@@ -19,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 

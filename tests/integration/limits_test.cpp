@@ -5,6 +5,8 @@
 #include "run.hpp"
 #include "test_functions.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>

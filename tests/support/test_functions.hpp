@@ -5,6 +5,7 @@
 // Malt.jl's tests evaluate in their workers.
 
 #include <malt/malt.hpp>
+#include <malt/serialization.hpp>  // percent, tuples, maps
 
 #include <boost/serialization/split_member.hpp>
 

@@ -5,6 +5,7 @@
 #include "memory.hpp"
 
 #include <malt/detail/payload.hpp>
+#include <malt/serialization.hpp>
 #include <malt/value.hpp>
 
 #include <boost/test/unit_test.hpp>

@@ -2,6 +2,7 @@
 // for the values written without one, and refusal of damaged payloads.
 #include <malt/detail/payload.hpp>
 #include <malt/detail/signature.hpp>
+#include <malt/serialization.hpp>
 
 #include <boost/archive/binary_iarchive.hpp>
 

@@ -27,10 +27,6 @@
 
 namespace malt::detail {
 
-/// How deep collections (and pointers) may nest in a decoded value, unless the worker's
-/// options say otherwise: the depth up to which a worker's Lua sends tables.
-inline constexpr std::size_t default_max_decode_depth = 64;
-
 class span_source : public std::streambuf {
  public:
   explicit span_source(std::span<const char> in) {

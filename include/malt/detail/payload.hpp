@@ -8,46 +8,25 @@
 // archive's own checks.
 //
 // Building an archive costs more than a small call's whole round trip (each one builds a
-// std::locale), so messages made only of numbers, strings and vectors of numbers are
-// written and read here directly, in the very bytes the archive would have produced
-// (tests/unit/payload_test.cpp compares them): either side may use either path.
+// std::locale), and its headers cost a second of compile time, so messages made only of
+// numbers, strings and vectors of numbers are written and read here directly, in the very
+// bytes the archive would have produced (tests/unit/payload_test.cpp compares them): either
+// side may use either path. The library's own value types (malt::value) have their archive
+// compiled in libmalt (codec.hpp); a message of these and plain values is each value's
+// bytes in turn. Any other message is one archive, which <malt/serialization.hpp> brings.
 
-#include <malt/detail/checked_iarchive.hpp>
+#include <malt/detail/codec.hpp>
 #include <malt/detail/wire.hpp>
-#include <malt/serialization.hpp>
-
-#include <boost/archive/binary_oarchive.hpp>
 
 #include <cstring>
+#include <memory>
 #include <span>
 #include <stdexcept>
-#include <streambuf>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 namespace malt::detail {
-
-inline constexpr unsigned archive_flags =
-    boost::archive::no_header | boost::archive::no_codecvt | boost::archive::no_tracking;
-
-class vector_sink : public std::streambuf {
- public:
-  explicit vector_sink(std::vector<char>& out) : out_(out) {}
-
- protected:
-  int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
-    return traits_type::not_eof(c);
-  }
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.insert(out_.end(), s, s + n);
-    return n;
-  }
-
- private:
-  std::vector<char>& out_;
-};
 
 // The types whose archive is their bytes: a number as it lies in memory; a string or a
 // vector of numbers as a std::size_t count, then the elements.
@@ -66,9 +45,15 @@ inline constexpr bool is_plain_value<std::string> = true;
 template <class T>
 inline constexpr bool is_plain_value<std::vector<T>> = is_plain_number<T> && !std::is_same_v<T, bool>;
 
+/// Plain values, and those whose archive libmalt compiles: each value's bytes in turn.
+template <class T>
+inline constexpr bool is_separable_value = is_plain_value<T> || compiled_codec<T>::exists;
+
 template <class T>
 void encode_plain(std::vector<char>& out, const T& v) {
-  if constexpr (is_plain_number<T>) {
+  if constexpr (compiled_codec<T>::exists) {
+    compiled_codec<T>::encode(out, v);
+  } else if constexpr (is_plain_number<T>) {
     const auto* p = reinterpret_cast<const char*>(&v);
     out.insert(out.end(), p, p + sizeof v);
   } else {
@@ -80,7 +65,7 @@ void encode_plain(std::vector<char>& out, const T& v) {
 
 class plain_reader {
  public:
-  explicit plain_reader(std::span<const char> in) : in_(in) {}
+  explicit plain_reader(std::span<const char> in, decode_limits limits = {}) : in_(in), limits_(limits) {}
 
   template <class T>
   void read(T& v) {
@@ -90,6 +75,8 @@ class plain_reader {
       v = byte == 1;
     } else if constexpr (is_plain_number<T>) {
       std::memcpy(&v, take(sizeof v).data(), sizeof v);
+    } else if constexpr (compiled_codec<T>::exists) {
+      in_ = in_.subspan(compiled_codec<T>::decode(in_, limits_, v));
     } else {
       using element = typename T::value_type;
       std::size_t n = 0;
@@ -121,11 +108,18 @@ class plain_reader {
   }
 
   std::span<const char> in_;
+  decode_limits limits_;
 };
 
 [[noreturn]] inline void throw_left_over(std::size_t n) {
   throw std::runtime_error(std::to_string(n) + " bytes left over after the value");
 }
+
+template <class... T>
+concept archive_included = requires { sizeof(archive_codec<T...>); };
+#define MALT_NEEDS_SERIALIZATION_HPP                                                                  \
+  "a type beyond numbers, strings and vectors of numbers travels as a Boost.Serialization archive: " \
+  "#include <malt/serialization.hpp> where the call is made or the function registered"
 
 /// Appends the archive of every value to out.
 template <class... T>
@@ -135,12 +129,12 @@ void encode_values(std::vector<char>& out, const T&... values) {
     out.resize(at + (std::size_t(0) + ... + sizeof(T)));
     char* p = out.data() + at;
     ((std::memcpy(p, &values, sizeof(T)), p += sizeof(T)), ...);
-  } else if constexpr ((is_plain_value<T> && ...)) {
+  } else if constexpr ((is_separable_value<T> && ...)) {
     (encode_plain(out, values), ...);
+  } else if constexpr (archive_included<T...>) {
+    archive_codec<T...>::encode(out, values...);
   } else {
-    vector_sink sink(out);
-    boost::archive::binary_oarchive ar(sink, archive_flags);
-    ((ar << values), ...);
+    static_assert(archive_included<T...>, MALT_NEEDS_SERIALIZATION_HPP);
   }
 }
 
@@ -164,11 +158,6 @@ void encode_result(outgoing_frame& out, T&& result) {
   encode_values(out.bytes, result);
 }
 
-/// What a decoder accepts beyond the bytes themselves.
-struct decode_limits {
-  std::size_t max_depth = default_max_decode_depth;  // nesting of collections
-};
-
 /// Fills every value from in, which must hold exactly their archive. Throws
 /// std::runtime_error (or a Boost archive_exception) naming what does not fit.
 template <class... T>
@@ -183,17 +172,14 @@ void decode_values(std::span<const char> in, decode_limits limits, T&... values)
       return;
     }
   }
-  if constexpr ((is_plain_value<T> && ...)) {
-    plain_reader reader(in);
+  if constexpr ((is_separable_value<T> && ...)) {
+    plain_reader reader(in, limits);
     (reader.read(values), ...);
     left_over = reader.remaining();
+  } else if constexpr (archive_included<T...>) {
+    left_over = archive_codec<T...>::decode(in, limits, values...);
   } else {
-    span_source source(in);
-    {
-      checked_iarchive ar(source, limits.max_depth);
-      ((ar >> values), ...);
-    }
-    left_over = source.remaining();
+    static_assert(archive_included<T...>, MALT_NEEDS_SERIALIZATION_HPP);
   }
   if (left_over != 0) throw_left_over(left_over);
 }

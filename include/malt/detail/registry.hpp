@@ -50,7 +50,10 @@ struct function_entry {
   boost::asio::awaitable<value> (*call_with_values_async)(erased_function, std::vector<value> args) = nullptr;
 };
 
-void add_function(function_entry entry);
+/// Adds entry, whose strings are filled in here: the work common to every registration,
+/// compiled once.
+void add_function(std::string name, const std::string& parameter_types, const std::string& result_type,
+                  function_entry entry);
 const function_entry* find_function(std::string_view name) noexcept;
 const function_entry* find_function(erased_function f) noexcept;
 
@@ -146,10 +149,7 @@ template <class R, class... A>
 bool register_function(std::string name, R (*f)(A...), run_on where = run_on::pool) {
   using sig = signature<R(A...)>;
   function_entry e;
-  e.name = std::move(name);
   e.where = sig::is_coroutine ? run_on::io_thread : where;
-  e.parameter_types = sig::parameter_types();
-  e.result_type = sig::result_type();
   e.function = reinterpret_cast<erased_function>(f);
   if constexpr (sig::is_coroutine)
     e.run_async = &run_async<R, A...>;
@@ -162,7 +162,7 @@ bool register_function(std::string name, R (*f)(A...), run_on where = run_on::po
     else
       e.call_with_values = &call_with_values<R, A...>;
   }
-  add_function(std::move(e));
+  add_function(std::move(name), sig::parameter_types(), sig::result_type(), std::move(e));
   return true;
 }
 

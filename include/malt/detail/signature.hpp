@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -34,12 +35,12 @@ struct unwrap_awaitable<boost::asio::awaitable<T, E>> {
   static constexpr bool is_coroutine = true;
 };
 
+/// "(int, double)" of {"int", "double"}; compiled in the library (src/registry.cpp).
+std::string join_parameter_types(std::initializer_list<std::string_view> types);
+
 template <class... P>
 std::string parameter_list() {
-  std::string s = "(";
-  ((s += type_name<P>(), s += ", "), ...);
-  if (s.size() > 1) s.resize(s.size() - 2);
-  return s + ")";
+  return join_parameter_types({type_name<P>()...});
 }
 
 /// Traits of a function type R(A...), with awaitable<T> results unwrapped to T.
