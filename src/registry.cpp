@@ -31,10 +31,11 @@ tables& registry() {
 
 }  // namespace
 
-void add_function(std::string name, const std::string& parameter_types, const std::string& result_type,
-                  function_entry entry) {
+void add_function(std::string name, std::initializer_list<std::string_view> parameter_types,
+                  std::string_view result_type, const function_entry& pointers) {
+  function_entry entry = pointers;
   entry.name = std::move(name);
-  entry.parameter_types = parameter_types;
+  entry.parameter_types = join_parameter_types(parameter_types);
   entry.result_type = result_type;
   auto& t = registry();
   std::lock_guard lock(t.mutex);

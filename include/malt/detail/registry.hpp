@@ -11,9 +11,11 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <initializer_list>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -52,8 +54,8 @@ struct function_entry {
 
 /// Adds entry, whose strings are filled in here: the work common to every registration,
 /// compiled once.
-void add_function(std::string name, const std::string& parameter_types, const std::string& result_type,
-                  function_entry entry);
+void add_function(std::string name, std::initializer_list<std::string_view> parameter_types,
+                  std::string_view result_type, const function_entry& entry);
 const function_entry* find_function(std::string_view name) noexcept;
 const function_entry* find_function(erased_function f) noexcept;
 
@@ -162,7 +164,7 @@ bool register_function(std::string name, R (*f)(A...), run_on where = run_on::po
     else
       e.call_with_values = &call_with_values<R, A...>;
   }
-  add_function(std::move(name), sig::parameter_types(), sig::result_type(), std::move(e));
+  add_function(std::move(name), {type_name_v<std::decay_t<A>>...}, type_name_v<result>, e);
   return true;
 }
 

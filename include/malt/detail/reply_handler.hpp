@@ -22,6 +22,7 @@
 #include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/require.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -174,10 +175,18 @@ class reply_handler {
       }
     }
     auto invoke = [h = std::move(h), ... v = std::forward<V>(v)]() mutable { std::move(h)(std::move(v)...); };
-    if (c.from_reader)
+    // From the reader it may run at once where the executor allows; from within an
+    // initiating function it never does (what post does). For the common executor, one
+    // execute either way: a result type compiles one path through Asio's type erasure.
+    if constexpr (std::is_same_v<decltype(ex), asio::any_io_executor>) {
+      asio::any_io_executor target = c.from_reader ? asio::prefer(ex, asio::execution::blocking.possibly)
+                                                   : asio::require(ex, asio::execution::blocking.never);
+      target.execute(std::move(invoke));
+    } else if (c.from_reader) {
       asio::prefer(ex, asio::execution::blocking.possibly).execute(std::move(invoke));
-    else
+    } else {
       asio::post(ex, std::move(invoke));
+    }
   }
 
   template <failure_as As, class H, class... V>

@@ -24,6 +24,10 @@ constexpr std::string_view type_name() {
   return p.substr(start, end - start);
 }
 
+/// type_name<T>(), computed while compiling.
+template <class T>
+inline constexpr std::string_view type_name_v = type_name<T>();
+
 template <class T>
 struct unwrap_awaitable {
   using type = T;
@@ -40,7 +44,7 @@ std::string join_parameter_types(std::initializer_list<std::string_view> types);
 
 template <class... P>
 std::string parameter_list() {
-  return join_parameter_types({type_name<P>()...});
+  return join_parameter_types({type_name_v<P>...});
 }
 
 /// Traits of a function type R(A...), with awaitable<T> results unwrapped to T.
@@ -61,7 +65,7 @@ struct signature<R(A...)> {
     return s;
   }
   static const std::string& result_type() {
-    static const std::string s(type_name<result>());
+    static const std::string s(type_name_v<result>);
     return s;
   }
 };
