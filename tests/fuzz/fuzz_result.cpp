@@ -2,6 +2,7 @@
 // the first byte picks the type, the rest is the reply. It decodes, or it is refused with
 // an exception; a value that decodes survives a round trip.
 #include <malt/detail/payload.hpp>
+#include <malt/serialization.hpp>
 #include <malt/value.hpp>
 
 #include <boost/archive/archive_exception.hpp>

@@ -4,6 +4,7 @@
 #include "protocol/messages.hpp"
 
 #include <malt/detail/payload.hpp>
+#include <malt/serialization.hpp>
 #include <malt/value.hpp>
 
 #include <filesystem>
