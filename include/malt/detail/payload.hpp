@@ -191,4 +191,6 @@ void decode_values(std::span<const char> in, T&... values) {
 
 }  // namespace malt::detail
 
+#undef MALT_NEEDS_SERIALIZATION_HPP
+
 #endif

@@ -105,7 +105,6 @@ class pmap_run : public map_engine {
            std::size_t chunks_in_flight, map_output output = map_output::all)
       : map_engine(std::move(destination), callee_of<F>::target(f), fail_fast, chunk_size, size_if_known(range),
                    chunks_in_flight, output),
-        f_(std::move(f)),
         range_(std::forward<Range>(range)),
         it_(range_begin(range_)),
         end_(range_end(range_)) {}
@@ -177,7 +176,6 @@ class pmap_run : public map_engine {
 
   std::size_t unread_chunks() const noexcept override { return done_.size(); }
 
-  F f_;
   Range range_;  // a reference for an lvalue range, the range itself for an rvalue
   decltype(range_begin(std::declval<range_type&>())) it_;
   decltype(range_end(std::declval<range_type&>())) end_;
