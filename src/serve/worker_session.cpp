@@ -39,7 +39,6 @@ struct call_job {
   std::vector<std::span<const char>> items;  // a batch's argument archives
   call_context context;
   job_runner* runner = nullptr;              // the coroutine running it, for a coroutine function
-  std::shared_ptr<worker_session> session;  // held while a pool thread runs it
   outgoing_frame reply;                      // the reply being built
   bool failed = false;
   failure_report failure;  // the reply instead, when failed
@@ -420,13 +419,17 @@ void worker_session::dispatch(frame& f) {
     run_sync(*job);
     return finish(job, false);
   }
-  job->session = shared_from_this();
-  const bool posted = pool_.post([job] {
-    auto& session = *job->session;
-    session.run_sync(*job);
-    session.finish_from_pool(job);
+  {
+    std::lock_guard lock(pool_m_);
+    ++on_pool_;  // close() waits for it
+  }
+  const bool posted = pool_.post([this, job] {
+    run_sync(*job);
+    finish_from_pool(job);
+    left_pool();
   });
   if (!posted) {
+    left_pool();
     job->fail(errc::remote_exception, "std::system_error",
               "no thread could start to run '" + job->function->name + "': " + std::strerror(EAGAIN) +
                   " (the worker is at its processes limit, worker_options::limits.processes)");
@@ -446,6 +449,33 @@ void worker_session::finish_from_pool(call_job* job) {
     }
   }
   post_in(finish_memory_, ex_, [self = shared_from_this()] { self->finish_posted(); });
+}
+
+void worker_session::left_pool() noexcept {
+  std::shared_ptr<worker_session> closing;
+  {
+    std::lock_guard lock(pool_m_);
+    if (--on_pool_ == 0) closing = std::move(closing_);
+  }
+  if (!closing) return;
+  // The host waits for the close, so its io_context runs: the session ends there.
+  auto& self = *closing;
+  try {
+    asio::post(self.ex_, [s = std::move(closing)] { s->conn_->close(); });
+  } catch (...) {  // no memory for the post
+    self.conn_->close();
+  }
+}
+
+void worker_session::close() {
+  {
+    std::lock_guard lock(pool_m_);
+    if (on_pool_ != 0) {
+      closing_ = shared_from_this();
+      return;
+    }
+  }
+  conn_->close();
 }
 
 void worker_session::finish_posted() {
@@ -549,7 +579,6 @@ void worker_session::run_sync(call_job& job) {
 }
 
 void worker_session::finish(call_job* job, bool on_pool_thread) {
-  auto session = std::move(job->session);  // recycling the job must not end the session under it
   // A pool thread's call leaves the list when its record is recycled, under the same lock;
   // an interrupt meanwhile finds it answered, and does nothing.
   const bool unlink_when_recycled = job->listed && job->listed_on_pool && on_pool_thread;

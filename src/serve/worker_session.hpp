@@ -52,8 +52,11 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   /// Runs io on this thread until it stops, lending the thread to synchronous calls (a
   /// worker process; an in-process worker runs on the host's threads and uses the pool).
   void run(boost::asio::io_context& io) { pool_.run_io(io); }
-  /// Stops reading and answering.
-  void close() noexcept { conn_->close(); }
+  /// Stops reading and answering; on the I/O thread. While pool threads still run calls,
+  /// the connection closes (and the host sees the worker gone) when the last is out: an
+  /// in-process worker's session, whose sockets are the host's io_context's, must not be
+  /// released by a pool thread once the host may have destroyed that io_context.
+  void close();
 
  private:
   /// What a function id stands for on this connection.
@@ -90,6 +93,8 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   /// In a burst, the I/O thread answers it with the others that finish meanwhile, in one
   /// write after one wake-up.
   void finish_from_pool(call_job* job);
+  /// A pool thread's last touch of the session.
+  void left_pool() noexcept;
   void finish_posted();
   void interrupt(std::uint64_t id);
   void raise_signal(std::uint64_t signo);
@@ -115,6 +120,8 @@ class worker_session : public std::enable_shared_from_this<worker_session> {
   std::vector<call_job*> returned_jobs_;         // recycled by pool threads
   call_job* running_on_pool_ = nullptr;
   std::vector<call_job*> finished_on_pool_;  // to be answered by the I/O thread
+  std::size_t on_pool_ = 0;                  // jobs posted to the pool and not yet out of it
+  std::shared_ptr<worker_session> closing_;  // set while close() waits for them
   bool finish_posted_ = false;
   std::vector<call_job*> finishing_;  // the I/O thread's
   handler_memory finish_memory_;      // for the one post that answers them

@@ -274,6 +274,28 @@ BOOST_AUTO_TEST_CASE(dropping_the_last_handle_stops_the_worker) {
   });
 }
 
+// An in-process worker runs a synchronous function on a thread of its own pool, which
+// sends the reply and then lets go of the session. A host that stops the worker and
+// destroys its io_context as soon as the reply is in must not leave that thread to
+// release the session (and its sockets) after the io_context (the sanitizer build reports
+// it if it does).
+BOOST_AUTO_TEST_CASE(an_in_process_worker_is_gone_before_its_io_context) {
+  const auto start = std::chrono::steady_clock::now();
+  int rounds = 0, answered = 0;
+  for (; rounds < 200 && seconds_since(start) < 30; ++rounds) {
+    asio::io_context io;
+    answered += malt::run(io, []() -> asio::awaitable<int> {
+      malt::in_process_worker w = co_await malt::in_process_worker::start();
+      const int sum = co_await malt::remote_call_fetch(w, add, 1, 1);
+      co_await malt::stop(w);
+      co_return sum == 2;
+    });
+  }
+  BOOST_TEST(answered == rounds);
+  BOOST_TEST(malt::running_workers().empty());
+  BOOST_TEST(kill_children() == 0u, "the test left child processes");
+}
+
 BOOST_AUTO_TEST_CASE(frames_over_the_limit_fail_clearly_and_the_worker_carries_on) {
   run([]() -> asio::awaitable<void> {
     malt::worker_options o;
