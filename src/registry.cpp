@@ -31,12 +31,15 @@ tables& registry() {
 
 }  // namespace
 
-void add_function(std::string name, std::initializer_list<std::string_view> parameter_types,
-                  std::string_view result_type, const function_entry& pointers) {
-  function_entry entry = pointers;
-  entry.name = std::move(name);
+void add_function(std::string_view spelled, erased_function f, run_on where, const function_calls& calls,
+                  std::initializer_list<std::string_view> parameter_types, std::string_view result_type) {
+  function_entry entry;
+  static_cast<function_calls&>(entry) = calls;
+  entry.name = normalise_name(spelled);
   entry.parameter_types = join_parameter_types(parameter_types);
   entry.result_type = result_type;
+  entry.function = f;
+  entry.where = calls.is_coroutine ? run_on::io_thread : where;
   auto& t = registry();
   std::lock_guard lock(t.mutex);
   if (auto it = t.by_name.find(entry.name); it != t.by_name.end()) {
@@ -48,6 +51,23 @@ void add_function(std::string name, std::initializer_list<std::string_view> para
   t.by_name.emplace(e->name, e);
   t.by_address.emplace(e->function, e);
 }
+
+void check_argument_count(std::size_t given, std::size_t expected) {
+  if (given != expected)
+    throw std::invalid_argument("expects " + std::to_string(expected) + " arguments, got " + std::to_string(given));
+}
+
+#define MALT_DETAIL_COMPILED_RESULT(T)                                                                      \
+  template boost::asio::awaitable<void> await_result<T>(boost::asio::awaitable<T>, bool, outgoing_frame&); \
+  template boost::asio::awaitable<value> await_value<T>(boost::asio::awaitable<T>)
+MALT_DETAIL_COMPILED_RESULT(void);
+MALT_DETAIL_COMPILED_RESULT(bool);
+MALT_DETAIL_COMPILED_RESULT(int);
+MALT_DETAIL_COMPILED_RESULT(long);
+MALT_DETAIL_COMPILED_RESULT(double);
+MALT_DETAIL_COMPILED_RESULT(std::string);
+MALT_DETAIL_COMPILED_RESULT(value);
+#undef MALT_DETAIL_COMPILED_RESULT
 
 const function_entry* find_function(std::string_view name) noexcept {
   auto& t = registry();

@@ -44,13 +44,13 @@ inline constexpr run_inline_t run_inline{};
 /// Registers f under name; for overloaded functions or names of your choosing.
 template <class R, class... A>
 bool register_remote(std::string_view name, R (*f)(A...)) {
-  return detail::register_function(detail::normalise_name(name), f);
+  return detail::register_function(name, f);
 }
 
 /// Registers f under name, to run on the worker's I/O thread (see above).
 template <class R, class... A>
 bool register_remote(std::string_view name, R (*f)(A...), run_inline_t) {
-  return detail::register_function(detail::normalise_name(name), f, detail::run_on::io_thread);
+  return detail::register_function(name, f, detail::run_on::io_thread);
 }
 
 /// A function known by name and signature only. The worker checks the signature.

@@ -6,7 +6,12 @@
 
 #include <malt/detail/remote_call.hpp>
 
+#include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/require.hpp>
+
+#include <utility>
 
 namespace malt::detail {
 namespace asio = boost::asio;
@@ -63,6 +68,33 @@ asio::any_io_executor executor_of(const worker_impl& w) noexcept { return w.exec
 bool runs_in_this_thread(const asio::any_io_executor& ex) noexcept {
   const auto* io = ex.target<asio::io_context::executor_type>();
   return io && io->running_in_this_thread();
+}
+
+namespace {
+// Owns a pending completion until it runs; an executor that drops it unrun (its context
+// destroyed first) frees it.
+class erased_job {
+ public:
+  erased_job(void (*finish)(void*, bool), void* record) noexcept : finish_(finish), record_(record) {}
+  erased_job(erased_job&& o) noexcept : finish_(o.finish_), record_(std::exchange(o.record_, nullptr)) {}
+  erased_job& operator=(erased_job&&) = delete;
+  ~erased_job() {
+    if (record_) finish_(record_, false);
+  }
+  void operator()() { finish_(std::exchange(record_, nullptr), true); }
+
+ private:
+  void (*finish_)(void*, bool);
+  void* record_;
+};
+}  // namespace
+
+void execute_erased(const asio::any_io_executor& ex, bool from_reader, void (*finish)(void*, bool), void* record) {
+  erased_job job(finish, record);
+  if (from_reader)
+    asio::prefer(ex, asio::execution::blocking.possibly).execute(std::move(job));
+  else
+    asio::require(ex, asio::execution::blocking.never).execute(std::move(job));
 }
 
 std::size_t max_decode_depth(const worker_impl& w) noexcept { return w.options().max_decode_depth; }

@@ -137,6 +137,10 @@ BOOST_AUTO_TEST_CASE(call_forms_and_coroutine_functions) {
     for (int i = 0; i < 50; ++i) sleeps.push_back(malt::remote_call(w, async_sleep_ms, 300));
     for (auto& s : sleeps) co_await std::move(s);
     BOOST_TEST(seconds_since(start) < 10.0);  // not 50 x 300 ms one after another
+    // Its parameters may be references: they live while it waits. Its result may be of any type.
+    BOOST_TEST(co_await malt::remote_call_fetch(w, joined_later, std::string("left "), std::string("right")) ==
+               "left right");
+    BOOST_TEST(co_await malt::remote_call_fetch(w, length_later, std::string("four")) == 4u);
     // A call is an Asio operation: awaited directly (a named one too), through use_awaitable
     // (an awaitable for || and co_spawn), deferred, or with a callback; failures the same.
     malt::task<int> named = malt::remote_call(w, add, 1, 1);

@@ -62,6 +62,9 @@ BOOST_AUTO_TEST_CASE(values_cross_as_malt_value_or_converted) {
     BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "malt.call('add', 1, 2)") == 3);
     BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "malt.fn.add(20, 22)") == 42);
     BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "malt.fn.echo_after_ms(7, 10)") == 7);  // a coroutine
+    BOOST_TEST(co_await malt::remote_eval_fetch<std::string>(w, "malt.fn.joined_later('left ', 'right')") ==
+               "left right");  // a coroutine taking references
+    BOOST_TEST(co_await malt::remote_eval_fetch<int>(w, "malt.fn.length_later('four')") == 4);
     BOOST_TEST(co_await malt::remote_eval_fetch<bool>(w, "malt.fn.logical_and(true, true)"));
     co_await malt::stop(w);
     }

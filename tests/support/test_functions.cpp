@@ -107,6 +107,18 @@ double spin_for_ms(int ms) {
   }
   return x;
 }
+asio::awaitable<std::string> joined_later(const std::string& a, std::string&& b) {
+  asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(1));
+  co_await t.async_wait(asio::use_awaitable);
+  co_return a + b;  // both still alive after the wait
+}
+
+asio::awaitable<std::size_t> length_later(std::string text) {
+  asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(1));
+  co_await t.async_wait(asio::use_awaitable);
+  co_return text.size();
+}
+
 asio::awaitable<int> echo_after_ms(int value, int ms) {
   co_await async_sleep_ms(ms);
   co_return value;
@@ -263,6 +275,8 @@ MALT_REMOTE(spin_for_ms);
     malt::register_remote("checked_sqrt_inline", &checked_sqrt, malt::run_inline) &&
     malt::register_remote("add_inline", &add, malt::run_inline);
 MALT_REMOTE(echo_after_ms);
+MALT_REMOTE(joined_later);
+MALT_REMOTE(length_later);
 MALT_REMOTE(block_io_thread);
 MALT_REMOTE(nested_add);
 MALT_REMOTE(spawn_child_and_keep);

@@ -44,6 +44,10 @@ void spin_forever();                  // CPU-bound, never checks for anything
 void interruptible_sleep_ms(int ms);                     // malt::this_call::sleep_for
 double spin_for_ms(int ms);                              // CPU-bound, checks for interrupts
 boost::asio::awaitable<int> echo_after_ms(int value, int ms);
+// a + b after a 1 ms wait: a coroutine function whose parameters are references
+boost::asio::awaitable<std::string> joined_later(const std::string& a, std::string&& b);
+// How many bytes text has, after a 1 ms wait: a result type the library does not compile
+boost::asio::awaitable<std::size_t> length_later(std::string text);
 boost::asio::awaitable<void> block_io_thread();          // a coroutine that never yields
 boost::asio::awaitable<int> nested_add(int depth);        // 1 + 1, depth workers further down
 boost::asio::awaitable<int> spawn_child_and_keep();       // pid of a worker it keeps running

@@ -36,12 +36,10 @@ enum class run_on : std::uint8_t {
   io_thread,  // the worker's I/O thread, without a hop (malt::run_inline)
 };
 
-struct function_entry {
-  std::string name;
-  std::string parameter_types;
-  std::string result_type;
-  erased_function function = nullptr;
-  run_on where = run_on::pool;
+/// How the library runs a registered function: one table per signature, built while
+/// compiling, so that a registration costs its program one call.
+struct function_calls {
+  bool is_coroutine = false;
   // Decode the arguments, run, and append the result to the reply when send_value.
   void (*run_sync)(erased_function, std::span<const char> args, bool send_value, outgoing_frame& reply) = nullptr;
   boost::asio::awaitable<void> (*run_async)(erased_function, std::span<const char> args, bool send_value,
@@ -52,10 +50,18 @@ struct function_entry {
   boost::asio::awaitable<value> (*call_with_values_async)(erased_function, std::vector<value> args) = nullptr;
 };
 
-/// Adds entry, whose strings are filled in here: the work common to every registration,
-/// compiled once.
-void add_function(std::string name, std::initializer_list<std::string_view> parameter_types,
-                  std::string_view result_type, const function_entry& entry);
+struct function_entry : function_calls {
+  std::string name;
+  std::string parameter_types;
+  std::string result_type;
+  erased_function function = nullptr;
+  run_on where = run_on::pool;
+};
+
+/// Registers f under spelled (normalised here), to run where says (a coroutine function
+/// always runs on the I/O thread).
+void add_function(std::string_view spelled, erased_function f, run_on where, const function_calls& calls,
+                  std::initializer_list<std::string_view> parameter_types, std::string_view result_type);
 const function_entry* find_function(std::string_view name) noexcept;
 const function_entry* find_function(erased_function f) noexcept;
 
@@ -99,25 +105,46 @@ void run_sync(erased_function f, std::span<const char> args, bool send_value, ou
   }
 }
 
-template <class R, class... A>
-boost::asio::awaitable<void> run_async(erased_function f, std::span<const char> args, bool send_value,
-                                       outgoing_frame& reply) {
-  using T = typename signature<R(A...)>::result;
-  auto values = decode_arguments<typename signature<R(A...)>::params>(args);
-  auto fn = reinterpret_cast<R (*)(A...)>(f);
+/// Awaits a coroutine function's value and appends it to the reply: one coroutine per
+/// result type, the common ones compiled in the library.
+template <class T>
+boost::asio::awaitable<void> await_result(boost::asio::awaitable<T> a, bool send_value, outgoing_frame& reply) {
   if constexpr (std::is_void_v<T>) {
-    co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
+    co_await std::move(a);
   } else {
-    T r = co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
+    T r = co_await std::move(a);
     if (send_value) encode_result(reply, std::move(r));
   }
 }
 
+template <class R, class... A>
+boost::asio::awaitable<void> run_async_with_references(erased_function f, std::span<const char> args,
+                                                       bool send_value, outgoing_frame& reply) {
+  // The arguments live in this frame while the function's coroutine refers to them.
+  auto values = decode_arguments<typename signature<R(A...)>::params>(args);
+  auto fn = reinterpret_cast<R (*)(A...)>(f);
+  co_await await_result(std::apply([&](auto&... v) { return fn(std::move(v)...); }, values), send_value, reply);
+}
+
+template <class R, class... A>
+boost::asio::awaitable<void> run_async(erased_function f, std::span<const char> args, bool send_value,
+                                       outgoing_frame& reply) {
+  if constexpr ((std::is_reference_v<A> || ...)) {
+    return run_async_with_references<R, A...>(f, args, send_value, reply);
+  } else {
+    // The function's coroutine takes its arguments into its own frame: no frame of its own.
+    auto values = decode_arguments<typename signature<R(A...)>::params>(args);
+    auto fn = reinterpret_cast<R (*)(A...)>(f);
+    return await_result(std::apply([&](auto&... v) { return fn(std::move(v)...); }, values), send_value, reply);
+  }
+}
+
+/// Throws std::invalid_argument unless a call from Lua passed as many arguments as expected.
+void check_argument_count(std::size_t given, std::size_t expected);
+
 template <class... P>
 std::tuple<P...> arguments_from_values(const std::vector<value>& args) {
-  if (args.size() != sizeof...(P))
-    throw std::invalid_argument("expects " + std::to_string(sizeof...(P)) + " arguments, got " +
-                                std::to_string(args.size()));
+  check_argument_count(args.size(), sizeof...(P));
   return [&]<std::size_t... I>(std::index_sequence<I...>) {
     return std::tuple<P...>{args[I].template as<P>()...};
   }(std::index_sequence_for<P...>{});
@@ -135,36 +162,75 @@ value call_with_values(erased_function f, const std::vector<value>& args) {
   }
 }
 
-template <class R, class... A>
-boost::asio::awaitable<value> call_with_values_async(erased_function f, std::vector<value> args) {
-  auto values = arguments_from_values<std::decay_t<A>...>(args);
-  auto fn = reinterpret_cast<R (*)(A...)>(f);
-  if constexpr (std::is_void_v<typename signature<R(A...)>::result>) {
-    co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values);
+/// Awaits a coroutine function's value as a malt::value, for Lua: one coroutine per result
+/// type, the common ones compiled in the library.
+template <class T>
+boost::asio::awaitable<value> await_value(boost::asio::awaitable<T> a) {
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(a);
     co_return value();
   } else {
-    co_return to_value(co_await std::apply([&](auto&... v) { return fn(std::move(v)...); }, values));
+    co_return to_value(co_await std::move(a));
   }
 }
 
 template <class R, class... A>
-bool register_function(std::string name, R (*f)(A...), run_on where = run_on::pool) {
+boost::asio::awaitable<value> call_with_values_async_with_references(erased_function f, std::vector<value> args) {
+  auto values = arguments_from_values<std::decay_t<A>...>(args);
+  auto fn = reinterpret_cast<R (*)(A...)>(f);
+  co_return co_await await_value(std::apply([&](auto&... v) { return fn(std::move(v)...); }, values));
+}
+
+template <class R, class... A>
+boost::asio::awaitable<value> call_with_values_async(erased_function f, std::vector<value> args) {
+  if constexpr ((std::is_reference_v<A> || ...)) {
+    return call_with_values_async_with_references<R, A...>(f, std::move(args));
+  } else {
+    auto values = arguments_from_values<std::decay_t<A>...>(args);
+    auto fn = reinterpret_cast<R (*)(A...)>(f);
+    return await_value(std::apply([&](auto&... v) { return fn(std::move(v)...); }, values));
+  }
+}
+
+// The common result types' coroutines, compiled once in the library (src/registry.cpp).
+#define MALT_DETAIL_COMPILED_RESULT(T)                                                                   \
+  extern template boost::asio::awaitable<void> await_result<T>(boost::asio::awaitable<T>, bool, outgoing_frame&); \
+  extern template boost::asio::awaitable<value> await_value<T>(boost::asio::awaitable<T>)
+MALT_DETAIL_COMPILED_RESULT(void);
+MALT_DETAIL_COMPILED_RESULT(bool);
+MALT_DETAIL_COMPILED_RESULT(int);
+MALT_DETAIL_COMPILED_RESULT(long);
+MALT_DETAIL_COMPILED_RESULT(double);
+MALT_DETAIL_COMPILED_RESULT(std::string);
+MALT_DETAIL_COMPILED_RESULT(value);
+#undef MALT_DETAIL_COMPILED_RESULT
+
+template <class R, class... A>
+constexpr function_calls calls_for() {
   using sig = signature<R(A...)>;
-  function_entry e;
-  e.where = sig::is_coroutine ? run_on::io_thread : where;
-  e.function = reinterpret_cast<erased_function>(f);
-  if constexpr (sig::is_coroutine)
-    e.run_async = &run_async<R, A...>;
-  else
-    e.run_sync = &run_sync<R, A...>;
   using result = typename sig::result;
+  function_calls c;
+  c.is_coroutine = sig::is_coroutine;
+  if constexpr (sig::is_coroutine)
+    c.run_async = &run_async<R, A...>;
+  else
+    c.run_sync = &run_sync<R, A...>;
   if constexpr ((is_value_convertible<std::decay_t<A>> && ...) && (std::is_void_v<result> || is_value_convertible<result>)) {
     if constexpr (sig::is_coroutine)
-      e.call_with_values_async = &call_with_values_async<R, A...>;
+      c.call_with_values_async = &call_with_values_async<R, A...>;
     else
-      e.call_with_values = &call_with_values<R, A...>;
+      c.call_with_values = &call_with_values<R, A...>;
   }
-  add_function(std::move(name), {type_name_v<std::decay_t<A>>...}, type_name_v<result>, e);
+  return c;
+}
+
+template <class R, class... A>
+inline constexpr function_calls calls_of = calls_for<R, A...>();
+
+template <class R, class... A>
+bool register_function(std::string_view spelled, R (*f)(A...), run_on where = run_on::pool) {
+  add_function(spelled, reinterpret_cast<erased_function>(f), where, calls_of<R, A...>,
+               {type_name_v<std::decay_t<A>>...}, type_name_v<typename signature<R(A...)>::result>);
   return true;
 }
 

@@ -22,7 +22,7 @@
 #include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
-#include <boost/asio/require.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -30,6 +30,7 @@
 #include <new>
 #include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -44,6 +45,10 @@ failure decode_failure(const worker_impl& w, const std::string& function, const 
 std::size_t max_decode_depth(const worker_impl& w) noexcept;
 /// Whether ex is an io_context's executor and this thread runs that io_context.
 bool runs_in_this_thread(const boost::asio::any_io_executor& ex) noexcept;
+/// Runs finish(record, true) on ex: where ex allows at once when from_reader, as post
+/// would otherwise. finish(record, false) frees it unrun if ex drops the job.
+void execute_erased(const boost::asio::any_io_executor& ex, bool from_reader, void (*finish)(void*, bool),
+                    void* record);
 
 /// What a reply is completed with, besides its bytes.
 struct reply_context {
@@ -160,6 +165,27 @@ class reply_handler {
     return h;
   }
 
+  // A completion that waits for its executor: the handler and its values, in memory
+  // of the handler's associated allocator (recycled where it has none).
+  template <class H, class... V>
+  struct pending {
+    using alloc_t = typename std::allocator_traits<
+        boost::asio::associated_allocator_t<H, boost::asio::recycling_allocator<void>>>::template rebind_alloc<pending>;
+    H handler;
+    std::tuple<V...> values;
+
+    // Frees the memory before the handler runs, so that it may be reused by what runs.
+    static void finish(void* p, bool run) {
+      auto* self = static_cast<pending*>(p);
+      alloc_t alloc(boost::asio::get_associated_allocator(self->handler, boost::asio::recycling_allocator<void>()));
+      H h(std::move(self->handler));
+      std::tuple<V...> v(std::move(self->values));
+      std::allocator_traits<alloc_t>::destroy(alloc, self);
+      std::allocator_traits<alloc_t>::deallocate(alloc, self, 1);
+      if (run) std::apply(std::move(h), std::move(v));
+    }
+  };
+
   // Runs h(v...) on h's associated executor: at once if that is allowed and it is the
   // executor running, else posted.
   template <class H, class... V>
@@ -173,19 +199,27 @@ class reply_handler {
         std::move(h)(std::forward<V>(v)...);
         return;
       }
-    }
-    auto invoke = [h = std::move(h), ... v = std::forward<V>(v)]() mutable { std::move(h)(std::move(v)...); };
-    // From the reader it may run at once where the executor allows; from within an
-    // initiating function it never does (what post does). For the common executor, one
-    // execute either way: a result type compiles one path through Asio's type erasure.
-    if constexpr (std::is_same_v<decltype(ex), asio::any_io_executor>) {
-      asio::any_io_executor target = c.from_reader ? asio::prefer(ex, asio::execution::blocking.possibly)
-                                                   : asio::require(ex, asio::execution::blocking.never);
-      target.execute(std::move(invoke));
-    } else if (c.from_reader) {
-      asio::prefer(ex, asio::execution::blocking.possibly).execute(std::move(invoke));
+      // Otherwise one untyped job through the executor, compiled once in the library: a
+      // result type adds only its pending record.
+      using record = pending<H, std::decay_t<V>...>;
+      typename record::alloc_t alloc(asio::get_associated_allocator(h, asio::recycling_allocator<void>()));
+      record* p = std::allocator_traits<typename record::alloc_t>::allocate(alloc, 1);
+      try {
+        std::allocator_traits<typename record::alloc_t>::construct(
+            alloc, p, record{std::move(h), std::tuple<std::decay_t<V>...>(std::forward<V>(v)...)});
+      } catch (...) {
+        std::allocator_traits<typename record::alloc_t>::deallocate(alloc, p, 1);
+        throw;
+      }
+      execute_erased(ex, c.from_reader, &record::finish, p);
     } else {
-      asio::post(ex, std::move(invoke));
+      auto invoke = [h = std::move(h), ... v = std::forward<V>(v)]() mutable { std::move(h)(std::move(v)...); };
+      // From the reader it may run at once where the executor allows; from within an
+      // initiating function it never does (what post does).
+      if (c.from_reader)
+        asio::prefer(ex, asio::execution::blocking.possibly).execute(std::move(invoke));
+      else
+        asio::post(ex, std::move(invoke));
     }
   }
 
