@@ -115,9 +115,8 @@ class call_op {
     return boost::asio::async_initiate<CompletionToken, detail::signature_for<T, as>>(
         [](auto handler, detail::call_handle call, diagnostics* diag) {
           if (diag) diag->clear();
-          detail::async_call(call.worker(), call.id(), [](detail::reply_handler& to, void* h) {
-            to.emplace_decoding<T, Wire, as>(std::move(*static_cast<decltype(handler)*>(h)));
-          }, &handler, diag);
+          detail::async_call(call.worker(), call.id(), &detail::place_decoding<T, Wire, as, decltype(handler)>,
+                             &handler, diag);
           call.awaited();
         },
         token, std::move(call_), diag);
@@ -125,6 +124,32 @@ class call_op {
 
   detail::call_handle call_;  // until initiated
 };
+
+namespace detail {
+/// The handler co_await gives a call that completes with T.
+template <class T>
+using awaiting_handler = boost::asio::detail::awaitable_async_op_handler<call_signature<T>, boost::asio::any_io_executor>;
+}  // namespace detail
+
+// How the common result types complete an awaiting coroutine, compiled once in the library
+// (src/host/compiled_calls.cpp) rather than in every file that awaits them.
+#define MALT_DETAIL_COMPILED_CALL(T, Wire)                                                               \
+  extern template void detail::place_decoding<T, Wire, detail::failure_as::exception,                   \
+                                              detail::awaiting_handler<T>>(detail::reply_handler&, void*)
+MALT_DETAIL_COMPILED_CALL(void, void);
+MALT_DETAIL_COMPILED_CALL(bool, bool);
+MALT_DETAIL_COMPILED_CALL(int, int);
+MALT_DETAIL_COMPILED_CALL(long, long);
+MALT_DETAIL_COMPILED_CALL(unsigned long, unsigned long);
+MALT_DETAIL_COMPILED_CALL(double, double);
+MALT_DETAIL_COMPILED_CALL(std::string, std::string);
+MALT_DETAIL_COMPILED_CALL(value, value);
+MALT_DETAIL_COMPILED_CALL(bool, value);
+MALT_DETAIL_COMPILED_CALL(int, value);
+MALT_DETAIL_COMPILED_CALL(long, value);
+MALT_DETAIL_COMPILED_CALL(double, value);
+MALT_DETAIL_COMPILED_CALL(std::string, value);
+#undef MALT_DETAIL_COMPILED_CALL
 
 /// What remote_call gives: a call that is already on its way.
 template <class T>

@@ -270,6 +270,17 @@ class reply_handler {
   diagnostics* diag_ = nullptr;
 };
 
+/// What a call's initiation gives the call driver: puts the handler at h into to, to
+/// complete with the reply decoded as Wire and converted to T. Not inline: the common
+/// awaited types are compiled in the library (<malt/call.hpp> lists them).
+template <class T, class Wire, failure_as As, class Handler>
+void place_decoding(reply_handler& to, void* h);
+
+template <class T, class Wire, failure_as As, class Handler>
+void place_decoding(reply_handler& to, void* h) {
+  to.emplace_decoding<T, Wire, As>(std::move(*static_cast<Handler*>(h)));
+}
+
 }  // namespace malt::detail
 
 #endif
