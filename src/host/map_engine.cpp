@@ -107,6 +107,13 @@ void map_engine::start() {
                  }));
 }
 
+void map_engine::run_detached(std::shared_ptr<map_engine> self, asio::cancellation_slot slot,
+                              void (*done)(void*, std::exception_ptr), void* context) {
+  auto ex = self->ex_;
+  asio::co_spawn(ex, passing_every_cancellation(run_lanes(std::move(self))),
+                 asio::bind_cancellation_slot(slot, [done, context](std::exception_ptr e) { done(context, std::move(e)); }));
+}
+
 asio::awaitable<void> map_engine::run_lanes(std::shared_ptr<map_engine> self) {
   co_await asio::this_coro::reset_cancellation_state(pass_every_cancellation{});
   auto ex = co_await asio::this_coro::executor;

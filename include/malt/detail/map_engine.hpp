@@ -67,6 +67,11 @@ class map_engine : public std::enable_shared_from_this<map_engine> {
   /// Runs the lanes until the range is done, a failure stops them (thrown), or the map is
   /// cancelled (operation_aborted). Cancellation of every type reaches each chunk's call.
   static boost::asio::awaitable<void> run_lanes(std::shared_ptr<map_engine> self);
+  /// Runs the lanes as run_lanes does, in a coroutine of their own on the map's executor
+  /// that lets every cancellation type from slot through; then calls done(context, failure)
+  /// there. done is called once, unless this throws.
+  static void run_detached(std::shared_ptr<map_engine> self, boost::asio::cancellation_slot slot,
+                           void (*done)(void* context, std::exception_ptr failure), void* context);
 
   // For a streaming map's reader.
   /// Runs the lanes on their own; their end is seen through finished() and failure().

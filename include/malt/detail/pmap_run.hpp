@@ -109,22 +109,16 @@ class pmap_run : public map_engine {
         it_(range_begin(range_)),
         end_(range_end(range_)) {}
 
-  /// Every item's outcome, in input order.
-  static boost::asio::awaitable<std::vector<item_result<T>>> outcomes(std::shared_ptr<pmap_run> self) {
-    co_await run_lanes(self);
-    co_return std::move(self->results_);
-  }
+  /// Once the lanes are done: every item's outcome, in input order.
+  std::vector<item_result<T>> take_outcomes() noexcept { return std::move(results_); }
 
-  /// Every item's value, in input order; the first failure is thrown.
-  static boost::asio::awaitable<std::vector<T>> values(std::shared_ptr<pmap_run> self) {
-    co_await run_lanes(self);
+  /// Once the lanes are done without a failure: every item's value, in input order.
+  auto take_values() {
     std::vector<T> values;
-    values.reserve(self->results_.size());
-    for (auto& r : self->results_) values.push_back(access::value(r));
-    co_return values;
+    values.reserve(results_.size());
+    for (auto& r : results_) values.push_back(access::value(r));
+    return values;
   }
-
-  static boost::asio::awaitable<void> all_done(std::shared_ptr<pmap_run> self) { co_await run_lanes(self); }
 
  protected:
   bool range_done() const override { return it_ == end_; }
@@ -233,23 +227,64 @@ std::shared_ptr<stream_source<T>> start_imap(map_destination destination, F f, R
                                     ordered ? map_output::in_order : map_output::as_completed);
 }
 
+/// A map's caller waiting for the end of its lanes, with what it completes with (R).
+template <bool Collect, class R, failure_as As, class Handler, class Run>
+struct map_completion {
+  Handler handler;
+  std::shared_ptr<Run> run;
+  diagnostics* diag;
+
+  static void done(void* p, std::exception_ptr failure) {
+    std::unique_ptr<map_completion> self(static_cast<map_completion*>(p));
+    Handler h(std::move(self->handler));
+    const auto run = std::move(self->run);
+    diagnostics* const diag = self->diag;
+    self.reset();
+    if constexpr (std::is_void_v<R>) {
+      finish(std::move(h), *run, diag, std::move(failure));
+    } else {
+      R result{};
+      if constexpr (Collect)
+        result = run->take_outcomes();  // every outcome, failures included
+      else if (!failure)
+        result = run->take_values();
+      finish(std::move(h), *run, diag, std::move(failure), std::move(result));
+    }
+  }
+
+  template <class... V>
+  static void finish(Handler&& h, const Run& run, diagnostics* diag, std::exception_ptr failure, V&&... v) {
+    if constexpr (As == failure_as::exception) {
+      complete_on_executor(std::move(h), run.executor(), true, std::move(failure), std::forward<V>(v)...);
+    } else {
+      const auto code = code_of(failure);
+      if (diag) set_diagnostics(*diag, std::move(failure));
+      complete_on_executor(std::move(h), run.executor(), true, code, std::forward<V>(v)...);
+    }
+  }
+};
+
 template <bool Collect, class F, class Range, class CompletionToken>
 auto start_pmap(map_destination destination, F f, Range&& items, std::size_t chunk_size, std::size_t chunks_in_flight,
                 diagnostics* diag, CompletionToken&& token) {
   using T = result_of<F>;
   using run_type = pmap_run<T, F, Range>;
-  auto ex = destination.executor();
+  using R = std::conditional_t<Collect, std::vector<item_result<T>>,
+                               std::conditional_t<std::is_void_v<T>, void, std::vector<T>>>;
+  constexpr auto as = failure_as_for<CompletionToken>;
   auto run = std::make_shared<run_type>(std::move(destination), std::move(f), std::forward<Range>(items), !Collect,
                                         chunk_size, chunks_in_flight);
-  if constexpr (Collect)
-    return coroutine_operation<std::vector<item_result<T>>>(
-        std::move(ex), diag, [run] { return run_type::outcomes(run); }, std::forward<CompletionToken>(token));
-  else if constexpr (std::is_void_v<T>)
-    return coroutine_operation<void>(std::move(ex), diag, [run] { return run_type::all_done(run); },
-                                     std::forward<CompletionToken>(token));
-  else
-    return coroutine_operation<std::vector<T>>(std::move(ex), diag, [run] { return run_type::values(run); },
-                                               std::forward<CompletionToken>(token));
+  // The lanes run in the library's coroutine; only the typed end is compiled here.
+  return boost::asio::async_initiate<CompletionToken, signature_for<R, as>>(
+      [](auto handler, std::shared_ptr<run_type> run, diagnostics* diag) {
+        using completion = map_completion<Collect, R, as, decltype(handler), run_type>;
+        if (diag) diag->clear();
+        auto slot = boost::asio::get_associated_cancellation_slot(handler);
+        auto waiting = std::make_unique<completion>(completion{std::move(handler), run, diag});
+        map_engine::run_detached(std::move(run), slot, &completion::done, waiting.get());
+        waiting.release();
+      },
+      token, std::move(run), diag);
 }
 
 }  // namespace malt::detail

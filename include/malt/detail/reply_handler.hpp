@@ -59,6 +59,65 @@ struct reply_context {
 };
 
 
+// A completion that waits for its executor: the handler and its values, in memory of the
+// handler's associated allocator (recycled where it has none).
+template <class H, class... V>
+struct pending_completion {
+  using alloc_t = typename std::allocator_traits<
+      boost::asio::associated_allocator_t<H, boost::asio::recycling_allocator<void>>>::template rebind_alloc<
+      pending_completion>;
+  H handler;
+  std::tuple<V...> values;
+
+  // Frees the memory before the handler runs, so that it may be reused by what runs.
+  static void finish(void* p, bool run) {
+    auto* self = static_cast<pending_completion*>(p);
+    alloc_t alloc(boost::asio::get_associated_allocator(self->handler, boost::asio::recycling_allocator<void>()));
+    H h(std::move(self->handler));
+    std::tuple<V...> v(std::move(self->values));
+    std::allocator_traits<alloc_t>::destroy(alloc, self);
+    std::allocator_traits<alloc_t>::deallocate(alloc, self, 1);
+    if (run) std::apply(std::move(h), std::move(v));
+  }
+};
+
+/// Runs h(v...) on h's associated executor (ex when it has none): at once when may_run_now
+/// (not from within an initiating function) and that executor is an io_context's running
+/// on this thread, else through the executor (possibly at once where it allows, when
+/// may_run_now; as post would, otherwise).
+template <class H, class... V>
+void complete_on_executor(H&& h, const boost::asio::any_io_executor& default_ex, bool may_run_now, V&&... v) {
+  namespace asio = boost::asio;
+  auto ex = asio::get_associated_executor(h, default_ex);
+  if constexpr (std::is_same_v<decltype(ex), asio::any_io_executor>) {
+    // The common case, an io_context's executor whose thread this is: what dispatch
+    // would do, without wrapping the call.
+    if (may_run_now && runs_in_this_thread(ex)) {
+      std::move(h)(std::forward<V>(v)...);
+      return;
+    }
+    // Otherwise one untyped job through the executor, compiled once in the library: a
+    // result type adds only its pending record.
+    using record = pending_completion<std::decay_t<H>, std::decay_t<V>...>;
+    typename record::alloc_t alloc(asio::get_associated_allocator(h, asio::recycling_allocator<void>()));
+    record* p = std::allocator_traits<typename record::alloc_t>::allocate(alloc, 1);
+    try {
+      std::allocator_traits<typename record::alloc_t>::construct(
+          alloc, p, record{std::move(h), std::tuple<std::decay_t<V>...>(std::forward<V>(v)...)});
+    } catch (...) {
+      std::allocator_traits<typename record::alloc_t>::deallocate(alloc, p, 1);
+      throw;
+    }
+    execute_erased(ex, may_run_now, &record::finish, p);
+  } else {
+    auto invoke = [h = std::move(h), ... v = std::forward<V>(v)]() mutable { std::move(h)(std::move(v)...); };
+    if (may_run_now)
+      asio::prefer(ex, asio::execution::blocking.possibly).execute(std::move(invoke));
+    else
+      asio::post(ex, std::move(invoke));
+  }
+}
+
 class reply_handler {
  public:
   static constexpr std::size_t inline_size = 64;
@@ -165,62 +224,9 @@ class reply_handler {
     return h;
   }
 
-  // A completion that waits for its executor: the handler and its values, in memory
-  // of the handler's associated allocator (recycled where it has none).
-  template <class H, class... V>
-  struct pending {
-    using alloc_t = typename std::allocator_traits<
-        boost::asio::associated_allocator_t<H, boost::asio::recycling_allocator<void>>>::template rebind_alloc<pending>;
-    H handler;
-    std::tuple<V...> values;
-
-    // Frees the memory before the handler runs, so that it may be reused by what runs.
-    static void finish(void* p, bool run) {
-      auto* self = static_cast<pending*>(p);
-      alloc_t alloc(boost::asio::get_associated_allocator(self->handler, boost::asio::recycling_allocator<void>()));
-      H h(std::move(self->handler));
-      std::tuple<V...> v(std::move(self->values));
-      std::allocator_traits<alloc_t>::destroy(alloc, self);
-      std::allocator_traits<alloc_t>::deallocate(alloc, self, 1);
-      if (run) std::apply(std::move(h), std::move(v));
-    }
-  };
-
-  // Runs h(v...) on h's associated executor: at once if that is allowed and it is the
-  // executor running, else posted.
   template <class H, class... V>
   static void run(H&& h, const reply_context& c, V&&... v) {
-    namespace asio = boost::asio;
-    auto ex = asio::get_associated_executor(h, c.executor);
-    if constexpr (std::is_same_v<decltype(ex), asio::any_io_executor>) {
-      // The common case, an io_context's executor whose thread this is: what dispatch
-      // would do, without wrapping the call.
-      if (c.from_reader && runs_in_this_thread(ex)) {
-        std::move(h)(std::forward<V>(v)...);
-        return;
-      }
-      // Otherwise one untyped job through the executor, compiled once in the library: a
-      // result type adds only its pending record.
-      using record = pending<H, std::decay_t<V>...>;
-      typename record::alloc_t alloc(asio::get_associated_allocator(h, asio::recycling_allocator<void>()));
-      record* p = std::allocator_traits<typename record::alloc_t>::allocate(alloc, 1);
-      try {
-        std::allocator_traits<typename record::alloc_t>::construct(
-            alloc, p, record{std::move(h), std::tuple<std::decay_t<V>...>(std::forward<V>(v)...)});
-      } catch (...) {
-        std::allocator_traits<typename record::alloc_t>::deallocate(alloc, p, 1);
-        throw;
-      }
-      execute_erased(ex, c.from_reader, &record::finish, p);
-    } else {
-      auto invoke = [h = std::move(h), ... v = std::forward<V>(v)]() mutable { std::move(h)(std::move(v)...); };
-      // From the reader it may run at once where the executor allows; from within an
-      // initiating function it never does (what post does).
-      if (c.from_reader)
-        asio::prefer(ex, asio::execution::blocking.possibly).execute(std::move(invoke));
-      else
-        asio::post(ex, std::move(invoke));
-    }
+    complete_on_executor(std::move(h), c.executor, c.from_reader, std::forward<V>(v)...);
   }
 
   template <failure_as As, class H, class... V>
