@@ -5,7 +5,29 @@
 #include <malt/serialization.hpp>
 #include <malt/value.hpp>
 
+#include <stdexcept>
+#include <string>
+
 namespace malt::detail {
+
+void throw_bad_bool(char byte) {
+  throw std::runtime_error("a bool holds " + std::to_string(int(byte)) + ", not 0 or 1");
+}
+
+void throw_too_many_elements(std::size_t claimed, std::size_t element_size, std::size_t left) {
+  throw std::runtime_error("the value claims " + std::to_string(claimed) + " elements of " +
+                           std::to_string(element_size) + " bytes, but only " + std::to_string(left) +
+                           " bytes are left");
+}
+
+void throw_ends_early(std::size_t needed, std::size_t left) {
+  throw std::runtime_error("the value ends early: " + std::to_string(needed) + " bytes needed, " +
+                           std::to_string(left) + " left");
+}
+
+void throw_left_over(std::size_t left) {
+  throw std::runtime_error(std::to_string(left) + " bytes left over after the value");
+}
 
 namespace {
 

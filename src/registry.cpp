@@ -122,6 +122,12 @@ const call_target& intern_target(std::string_view name, std::string_view paramet
   return intern_locked(t, name, parameter_types, result_type);
 }
 
+const call_target& intern_declared_target(std::string_view spelled,
+                                          std::initializer_list<std::string_view> parameter_types,
+                                          std::string_view result_type) {
+  return intern_target(normalise_name(spelled), join_parameter_types(parameter_types), result_type);
+}
+
 const call_target& target_of(erased_function f) {
   auto& t = registry();
   std::lock_guard lock(t.mutex);

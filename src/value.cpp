@@ -9,6 +9,14 @@ const char* value::type_name() const noexcept {
   return names[v_.index()];
 }
 
+void value::integer_out_of_range(std::int64_t i) {
+  throw std::invalid_argument("the integer " + std::to_string(i) + " is out of range");
+}
+
+void value::number_out_of_range(double d) {
+  throw std::invalid_argument("the number " + std::to_string(d) + " is out of range");
+}
+
 void value::cannot_convert(const char* to) const {
   throw std::invalid_argument(std::string("cannot convert a Lua ") + type_name() + " to " + to);
 }

@@ -59,12 +59,13 @@ template <class Sig>
 class remote;
 template <class R, class... A>
 class remote<R(A...)> {
+  using result = typename detail::signature<R(A...)>::result;
+
  public:
   explicit remote(std::string_view name)
-      : target_(&detail::intern_target(detail::normalise_name(name), detail::signature<R(A...)>::parameter_types(),
-                                       std::is_void_v<typename detail::signature<R(A...)>::result>
-                                           ? std::string_view()
-                                           : std::string_view(detail::signature<R(A...)>::result_type()))) {}
+      : target_(&detail::intern_declared_target(
+            name, {detail::type_name_v<std::decay_t<A>>...},
+            std::is_void_v<result> ? std::string_view() : detail::type_name_v<result>)) {}
   const std::string& name() const noexcept { return target_->name; }
   /// What its calls name (the library's own).
   const detail::call_target& target() const noexcept { return *target_; }

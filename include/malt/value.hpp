@@ -63,6 +63,8 @@ class value {
 
  private:
   [[noreturn]] void cannot_convert(const char* to) const;
+  [[noreturn]] static void integer_out_of_range(std::int64_t i);
+  [[noreturn]] static void number_out_of_range(double d);
   variant_type v_;
 };
 
@@ -132,12 +134,12 @@ T value::as() const {
       cannot_convert("an integer type");
     // The plain integer type of T's size and sign: std::in_range refuses character types.
     using plain = std::conditional_t<std::is_signed_v<T>, std::make_signed_t<T>, std::make_unsigned_t<T>>;
-    if (!std::in_range<plain>(i)) throw std::invalid_argument("the integer " + std::to_string(i) + " is out of range");
+    if (!std::in_range<plain>(i)) integer_out_of_range(i);
     return static_cast<T>(i);
   } else if constexpr (std::is_floating_point_v<T>) {
     if (auto* d = std::get_if<double>(&v_)) {
       if (std::isfinite(*d) && std::abs(*d) > static_cast<double>(std::numeric_limits<T>::max()))
-        throw std::invalid_argument("the number " + std::to_string(*d) + " is out of range");
+        number_out_of_range(*d);
       return static_cast<T>(*d);
     }
     if (auto* i = std::get_if<std::int64_t>(&v_)) return static_cast<T>(*i);

@@ -63,6 +63,13 @@ void encode_plain(std::vector<char>& out, const T& v) {
   }
 }
 
+// What a decoder throws (std::runtime_error), said once in the library rather than in
+// every decoder compiled.
+[[noreturn]] void throw_bad_bool(char byte);
+[[noreturn]] void throw_too_many_elements(std::size_t claimed, std::size_t element_size, std::size_t left);
+[[noreturn]] void throw_ends_early(std::size_t needed, std::size_t left);
+[[noreturn]] void throw_left_over(std::size_t left);
+
 class plain_reader {
  public:
   explicit plain_reader(std::span<const char> in, decode_limits limits = {}) : in_(in), limits_(limits) {}
@@ -71,7 +78,7 @@ class plain_reader {
   void read(T& v) {
     if constexpr (std::is_same_v<T, bool>) {
       const char byte = take(1)[0];
-      if (byte != 0 && byte != 1) throw std::runtime_error("a bool holds " + std::to_string(int(byte)) + ", not 0 or 1");
+      if (byte != 0 && byte != 1) throw_bad_bool(byte);
       v = byte == 1;
     } else if constexpr (is_plain_number<T>) {
       std::memcpy(&v, take(sizeof v).data(), sizeof v);
@@ -81,17 +88,14 @@ class plain_reader {
       using element = typename T::value_type;
       std::size_t n = 0;
       read(n);
-      if (n > in_.size() / sizeof(element))
-        throw std::runtime_error("the value claims " + std::to_string(n) + " elements of " +
-                                 std::to_string(sizeof(element)) + " bytes, but only " + std::to_string(in_.size()) +
-                                 " bytes are left");
+      if (n > in_.size() / sizeof(element)) throw_too_many_elements(n, sizeof(element), in_.size());
       const auto bytes = take(n * sizeof(element));
       if constexpr (sizeof(element) == 1) {
         const auto* p = reinterpret_cast<const element*>(bytes.data());
         v.assign(p, p + n);
       } else {
         v.resize(n);
-        if (n != 0) std::memcpy(v.data(), bytes.data(), bytes.size());
+        if (n != 0) std::memcpy(v.data(), bytes.data(), v.size() * sizeof(element));
       }
     }
   }
@@ -99,9 +103,7 @@ class plain_reader {
 
  private:
   std::span<const char> take(std::size_t n) {
-    if (n > in_.size())
-      throw std::runtime_error("the value ends early: " + std::to_string(n) + " bytes needed, " +
-                               std::to_string(in_.size()) + " left");
+    if (n > in_.size()) throw_ends_early(n, in_.size());
     auto bytes = in_.first(n);
     in_ = in_.subspan(n);
     return bytes;
@@ -111,9 +113,6 @@ class plain_reader {
   decode_limits limits_;
 };
 
-[[noreturn]] inline void throw_left_over(std::size_t n) {
-  throw std::runtime_error(std::to_string(n) + " bytes left over after the value");
-}
 
 template <class... T>
 concept archive_included = requires { sizeof(archive_codec<T...>); };

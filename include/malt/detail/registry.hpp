@@ -78,6 +78,10 @@ struct call_target {
 /// The target of these three; the same object for the same three.
 const call_target& intern_target(std::string_view name, std::string_view parameter_types,
                                  std::string_view result_type);
+/// The target a remote<Sig> declaration names: spelled normalised, the types joined here.
+const call_target& intern_declared_target(std::string_view spelled,
+                                          std::initializer_list<std::string_view> parameter_types,
+                                          std::string_view result_type);
 /// The target of a registered function called through its pointer (its result wanted
 /// unless it is void); throws error{not_registered}.
 const call_target& target_of(erased_function f);

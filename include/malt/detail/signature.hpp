@@ -59,15 +59,8 @@ struct signature<R(A...)> {
   static constexpr std::size_t arity = sizeof...(A);
   static_assert(((!std::is_lvalue_reference_v<A> || std::is_const_v<std::remove_reference_t<A>>) && ...),
                 "remote functions take parameters by value, const reference or rvalue reference");
-  // Constants of the type, built once: every call request carries them.
-  static const std::string& parameter_types() {
-    static const std::string s = parameter_list<std::decay_t<A>...>();
-    return s;
-  }
-  static const std::string& result_type() {
-    static const std::string s(type_name_v<result>);
-    return s;
-  }
+  static std::string parameter_types() { return parameter_list<std::decay_t<A>...>(); }
+  static constexpr std::string_view result_type() { return type_name_v<result>; }
 };
 
 }  // namespace malt::detail
