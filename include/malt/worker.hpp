@@ -106,7 +106,7 @@ class in_process_worker : public worker {
  public:
   /// An empty one, as a default-constructed worker.
   in_process_worker() noexcept = default;
-  static boost::asio::awaitable<in_process_worker> start(worker_options options = {});
+  static boost::asio::awaitable<in_process_worker> start(const worker_options& options = {});
   /// The same on ex, for any completion token: void(error_code, in_process_worker) (see
   /// spawn_worker's).
   template <class CompletionToken>
@@ -138,7 +138,7 @@ class in_process_worker : public worker {
 /// cancellation includes it): the child is killed at once and reaped in the background, and
 /// the operation throws operation_aborted. A hanging child is also bounded by
 /// startup_timeout.
-boost::asio::awaitable<worker> spawn_worker(worker_options options = {});
+boost::asio::awaitable<worker> spawn_worker(const worker_options& options = {});
 
 /// spawn_worker on ex for any completion token (a callback, use_future, deferred, as_tuple,
 /// redirect_error...): completion signature void(boost::system::error_code, worker), the

@@ -169,7 +169,7 @@ class worker_pool {
 
   /// Starts options.size workers together and runs init in each. Throws what spawn_worker
   /// or init threw, after stopping the workers already started.
-  static boost::asio::awaitable<worker_pool> start(pool_options options = {});
+  static boost::asio::awaitable<worker_pool> start(const pool_options& options = {});
 
   /// start on ex for any completion token: void(boost::system::error_code, worker_pool), the
   /// failure's exception going to diag if given; use_awaitable throws as above.

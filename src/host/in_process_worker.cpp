@@ -44,8 +44,8 @@ asio::awaitable<in_process_worker> start_in_process(worker_options options) {
 }  // namespace
 }  // namespace detail
 
-asio::awaitable<in_process_worker> in_process_worker::start(worker_options options) {
-  return detail::start_in_process(std::move(options));
+asio::awaitable<in_process_worker> in_process_worker::start(const worker_options& options) {
+  return detail::start_in_process(options);
 }
 
 }  // namespace malt

@@ -50,7 +50,7 @@ asio::awaitable<worker> spawn(worker_options options) {
 
 // Not a coroutine itself: g++ 12 copies a prvalue argument of a coroutine bitwise when the
 // call stands in another coroutine's co_await, so options reach the coroutine as an xvalue.
-asio::awaitable<worker> spawn_worker(worker_options options) { return detail::spawn(std::move(options)); }
+asio::awaitable<worker> spawn_worker(const worker_options& options) { return detail::spawn(options); }
 
 bool isrunning(const worker& w) noexcept {
   const auto& impl = detail::worker_access::impl(w);

@@ -268,7 +268,7 @@ asio::awaitable<worker_pool> worker_pool::started(pool_options options) {
 
 // Not a coroutine itself: options reach the coroutine as an xvalue (g++ 12 copies a
 // prvalue argument of a coroutine bitwise when the call stands in a co_await).
-asio::awaitable<worker_pool> worker_pool::start(pool_options options) { return started(std::move(options)); }
+asio::awaitable<worker_pool> worker_pool::start(const pool_options& options) { return started(options); }
 
 worker_pool& worker_pool::operator=(worker_pool&& other) noexcept {
   if (this != &other) {
