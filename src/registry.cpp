@@ -57,17 +57,11 @@ void check_argument_count(std::size_t given, std::size_t expected) {
     throw std::invalid_argument("expects " + std::to_string(expected) + " arguments, got " + std::to_string(given));
 }
 
-#define MALT_DETAIL_COMPILED_RESULT(T)                                                                      \
+#define MALT_DETAIL_INSTANTIATE_RESULT(T)                                                           \
   template boost::asio::awaitable<void> await_result<T>(boost::asio::awaitable<T>, bool, outgoing_frame&); \
-  template boost::asio::awaitable<value> await_value<T>(boost::asio::awaitable<T>)
-MALT_DETAIL_COMPILED_RESULT(void);
-MALT_DETAIL_COMPILED_RESULT(bool);
-MALT_DETAIL_COMPILED_RESULT(int);
-MALT_DETAIL_COMPILED_RESULT(long);
-MALT_DETAIL_COMPILED_RESULT(double);
-MALT_DETAIL_COMPILED_RESULT(std::string);
-MALT_DETAIL_COMPILED_RESULT(value);
-#undef MALT_DETAIL_COMPILED_RESULT
+  template boost::asio::awaitable<value> await_value<T>(boost::asio::awaitable<T>);
+MALT_DETAIL_COMPILED_RESULTS(MALT_DETAIL_INSTANTIATE_RESULT)
+#undef MALT_DETAIL_INSTANTIATE_RESULT
 
 const function_entry* find_function(std::string_view name) noexcept {
   auto& t = registry();

@@ -132,24 +132,17 @@ using awaiting_handler = boost::asio::detail::awaitable_async_op_handler<call_si
 }  // namespace detail
 
 // How the common result types complete an awaiting coroutine, compiled once in the library
-// (src/host/compiled_calls.cpp) rather than in every file that awaits them.
-#define MALT_DETAIL_COMPILED_CALL(T, Wire)                                                               \
-  extern template void detail::place_decoding<T, Wire, detail::failure_as::exception,                   \
-                                              detail::awaiting_handler<T>>(detail::reply_handler&, void*)
-MALT_DETAIL_COMPILED_CALL(void, void);
-MALT_DETAIL_COMPILED_CALL(bool, bool);
-MALT_DETAIL_COMPILED_CALL(int, int);
-MALT_DETAIL_COMPILED_CALL(long, long);
-MALT_DETAIL_COMPILED_CALL(unsigned long, unsigned long);
-MALT_DETAIL_COMPILED_CALL(double, double);
-MALT_DETAIL_COMPILED_CALL(std::string, std::string);
-MALT_DETAIL_COMPILED_CALL(value, value);
-MALT_DETAIL_COMPILED_CALL(bool, value);
-MALT_DETAIL_COMPILED_CALL(int, value);
-MALT_DETAIL_COMPILED_CALL(long, value);
-MALT_DETAIL_COMPILED_CALL(double, value);
-MALT_DETAIL_COMPILED_CALL(std::string, value);
-#undef MALT_DETAIL_COMPILED_CALL
+// (src/host/compiled_calls.cpp) rather than in every file that awaits them: the list is
+// X(T, Wire) for each.
+#define MALT_DETAIL_COMPILED_CALLS(X)                                                                   \
+  X(void, void) X(bool, bool) X(int, int) X(long, long) X(unsigned long, unsigned long) X(double, double) \
+  X(std::string, std::string) X(value, value) X(bool, value) X(int, value) X(long, value) X(double, value) \
+  X(std::string, value)
+#define MALT_DETAIL_EXTERN_CALL(T, Wire)                                             \
+  extern template void detail::place_decoding<T, Wire, detail::failure_as::exception, \
+                                              detail::awaiting_handler<T>>(detail::reply_handler&, void*);
+MALT_DETAIL_COMPILED_CALLS(MALT_DETAIL_EXTERN_CALL)
+#undef MALT_DETAIL_EXTERN_CALL
 
 /// What remote_call gives: a call that is already on its way.
 template <class T>

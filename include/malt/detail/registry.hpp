@@ -197,17 +197,12 @@ boost::asio::awaitable<value> call_with_values_async(erased_function f, std::vec
 }
 
 // The common result types' coroutines, compiled once in the library (src/registry.cpp).
-#define MALT_DETAIL_COMPILED_RESULT(T)                                                                   \
+#define MALT_DETAIL_COMPILED_RESULTS(X) X(void) X(bool) X(int) X(long) X(double) X(std::string) X(value)
+#define MALT_DETAIL_EXTERN_RESULT(T)                                                                       \
   extern template boost::asio::awaitable<void> await_result<T>(boost::asio::awaitable<T>, bool, outgoing_frame&); \
-  extern template boost::asio::awaitable<value> await_value<T>(boost::asio::awaitable<T>)
-MALT_DETAIL_COMPILED_RESULT(void);
-MALT_DETAIL_COMPILED_RESULT(bool);
-MALT_DETAIL_COMPILED_RESULT(int);
-MALT_DETAIL_COMPILED_RESULT(long);
-MALT_DETAIL_COMPILED_RESULT(double);
-MALT_DETAIL_COMPILED_RESULT(std::string);
-MALT_DETAIL_COMPILED_RESULT(value);
-#undef MALT_DETAIL_COMPILED_RESULT
+  extern template boost::asio::awaitable<value> await_value<T>(boost::asio::awaitable<T>);
+MALT_DETAIL_COMPILED_RESULTS(MALT_DETAIL_EXTERN_RESULT)
+#undef MALT_DETAIL_EXTERN_RESULT
 
 template <class R, class... A>
 constexpr function_calls calls_for() {
