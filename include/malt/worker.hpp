@@ -97,8 +97,9 @@ class worker {
 /// (calls, evals with a Lua state of its own, channels, interrupt, stop) over the same
 /// protocol, without a process. For tests and debugging: it isolates nothing. Its
 /// synchronous functions run on a thread pool of its own, its coroutine functions and
-/// evals on this io_context. kill() does nothing; stop() ends it (or, if its code holds
-/// the io_context past exit_timeout, stops talking to it); running_workers() does not
+/// evals on this io_context. kill() does nothing; stop() ends it once no pool thread runs
+/// a call (or, if its code holds the io_context or a pool thread past exit_timeout, stops
+/// talking to it; the io_context must then outlive that call); running_workers() does not
 /// list it, and limits, containment and isolation do not apply to it. Of worker_options,
 /// max_frame_size, interrupt_grace, exit_timeout, term_timeout, lua_libraries and
 /// lua_memory_limit apply.
