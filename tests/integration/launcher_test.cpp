@@ -272,7 +272,8 @@ BOOST_AUTO_TEST_CASE(a_launched_worker_printing_faster_than_the_host_forwards_is
     }
     // The output has no newline: its last unfinished line comes when the worker ends.
     co_await malt::stop(w);
-    BOOST_TEST(co_await eventually([&] { return *bytes == printed; }));
+    BOOST_TEST(co_await eventually([&] { return *bytes == printed; }),
+               "forwarded " << *bytes << " of " << printed << " bytes");
   });
 }
 
