@@ -140,9 +140,12 @@ struct call_chain {
 };
 
 // What n calls of f cost each side, lanes at a time, after a warm-up. A machine busy with
-// other work can hold the worker's pool threads back long enough for the pool to start
-// another (by design: a call must not wait behind a blocked one), which allocates: the
-// steady state is the quietest of three windows.
+// other work (or a sanitizer's) can hold the worker's pool threads back long enough for
+// the pool to start more (by design: a call must not wait behind a blocked one), which
+// allocates. Started threads stay for a minute and are woken before new ones are made, and
+// no more run than there are calls at once, so each window that starts threads leaves
+// fewer to start: the steady state is the quietest of up to eight windows, the first
+// without an allocation ending the search.
 template <class F>
 asio::awaitable<counts> allocations_over(const malt::worker& w, const F& f, int n, int lanes) {
   asio::steady_timer done(co_await asio::this_coro::executor);
@@ -150,7 +153,7 @@ asio::awaitable<counts> allocations_over(const malt::worker& w, const F& f, int 
   co_await chain.run(2000, lanes);  // warm-up: slots, buffers and records reach their steady size
   co_await malt::remote_call_fetch(w, worker_allocations);
   counts quietest{-1, -1};
-  for (int window = 0; window < 3 && quietest.host + quietest.worker != 0; ++window) {
+  for (int window = 0; window < 8 && quietest.host + quietest.worker != 0; ++window) {
     const long worker_before = co_await malt::remote_call_fetch(w, worker_allocations);
     const long host = co_await chain.run(n, lanes);
     const long worker = co_await malt::remote_call_fetch(w, worker_allocations) - worker_before;
