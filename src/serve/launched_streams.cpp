@@ -75,6 +75,8 @@ struct launched_streams::relay : std::enable_shared_from_this<relay> {
   std::shared_ptr<connection> channel;
   std::vector<char> buffer;  // at most a frame's payload
   bool held = false;         // waits for the channel's write to end
+  bool reading = false;      // a read is under way, or has read and waits to run its handler
+  bool stopped = false;      // the process is leaving: no more reads of the relay's own
 
   relay(const asio::any_io_executor& ex, int fd, int which, std::shared_ptr<connection> c)
       : pipe(ex, fd), stream(which), channel(std::move(c)), buffer(std::min<std::size_t>(64 * 1024, channel->max_frame_size())) {}
@@ -86,9 +88,12 @@ struct launched_streams::relay : std::enable_shared_from_this<relay> {
     channel->send(std::move(f));
   }
   void read() {
+    reading = true;
     pipe.async_read_some(asio::buffer(buffer), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+      self->reading = false;
       if (ec) return;
       self->send(n);
+      if (self->stopped) return;
       if (self->channel->idle())
         self->read();
       else
@@ -96,10 +101,18 @@ struct launched_streams::relay : std::enable_shared_from_this<relay> {
     });
   }
   void resume() {
-    if (std::exchange(held, false)) read();
+    if (!stopped && std::exchange(held, false)) read();
   }
-  // What is in the pipe now, without waiting (the relay's own read may still be pending:
-  // both read from the same pipe, on the I/O thread, in order).
+  // A read can have taken bytes from the pipe and still wait for its handler to send them
+  // (Asio reads at once when it can, and queues the handler): cancelling does not lose those,
+  // it only ends a read that has taken nothing. Once `reading` is false, the pipe is drain's.
+  void stop() {
+    stopped = true;
+    boost::system::error_code ignored;
+    pipe.cancel(ignored);
+  }
+  // What is in the pipe now, without waiting; after stop() and its read's end, so that what
+  // the relay read goes first and nobody else writes into the buffer.
   void drain() {
     pipe.non_blocking(true);
     for (;;) {
@@ -137,14 +150,22 @@ void launched_streams::start_relay() {
 }
 
 asio::awaitable<void> launched_streams::flush(std::chrono::milliseconds limit) {
-  out_->drain();
-  err_->drain();
   asio::steady_timer pause(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!channel_->idle() && std::chrono::steady_clock::now() < deadline) {
-    pause.expires_after(std::chrono::milliseconds(1));
-    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
+  auto wait_while = [&](auto busy) -> asio::awaitable<void> {
+    while (busy() && std::chrono::steady_clock::now() < deadline) {
+      pause.expires_after(std::chrono::milliseconds(1));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  };
+  const auto relays_reading = [&] { return out_->reading || err_->reading; };
+  const auto channel_writing = [&] { return !channel_->idle(); };
+  out_->stop();
+  err_->stop();
+  co_await wait_while(relays_reading);
+  out_->drain();
+  err_->drain();
+  co_await wait_while(channel_writing);
 }
 
 }  // namespace malt::detail

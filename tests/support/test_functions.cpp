@@ -229,9 +229,11 @@ asio::awaitable<void> sleep_in_child_ms(int ms) {
 }
 void throw_long_message(std::uint32_t n) { throw std::runtime_error(std::string(n, 'E')); }
 void print_unbroken(std::uint32_t n) {
-  const std::string chunk(64 * 1024, 'u');
-  for (std::uint32_t done = 0; done < n; done += static_cast<std::uint32_t>(chunk.size()))
+  std::string chunk(64 * 1024, 'a');
+  for (std::uint32_t done = 0; done < n; done += static_cast<std::uint32_t>(chunk.size())) {
     std::cout.write(chunk.data(), static_cast<std::streamsize>(std::min<std::size_t>(chunk.size(), n - done)));
+    std::fill(chunk.begin(), chunk.end(), chunk[0] == 'z' ? 'a' : static_cast<char>(chunk[0] + 1));
+  }
   std::cout.flush();
 }
 percent make_percent(int v) {

@@ -62,7 +62,7 @@ std::string try_read_own_memory();               // "read" through process_vm_re
 bool sees_process(int pid);                      // whether this worker's /proc shows pid
 int start_pausing_processes(int n);              // forks up to n children that pause; how many started
 void throw_long_message(std::uint32_t n);                 // a std::runtime_error of n letters
-void print_unbroken(std::uint32_t n);                     // n bytes on stdout, no newline
+void print_unbroken(std::uint32_t n);                     // n bytes on stdout, no newline: 64 KiB of a, of b... z, a...
 
 /// A value whose decoding checks it: 0..100. A worker can still make an invalid one.
 struct percent {
