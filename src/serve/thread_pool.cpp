@@ -177,6 +177,16 @@ void thread_pool::lead(const std::shared_ptr<state>& s, lock_type& lock) {
       return;
     }
     if (s->jobs.empty()) continue;  // other threads took them
+    if (s->active > 0) {
+      // A thread runs jobs already: it takes these next, in order, so that a short call
+      // is done before the one sent after it starts. Should it be blocked, the watchdog
+      // gives the waiting jobs threads of their own.
+      if (s->watchdog_waiting) {
+        s->watchdog_waiting = false;
+        s->watch.notify_one();
+      }
+      continue;
+    }
     s->lead = state::lead_state::vacant;
     ++s->vacancies;
     ++s->active;

@@ -4,7 +4,8 @@
 // Runs the worker's synchronous functions off its I/O thread.
 //
 // A thread that is running jobs takes the next queued one when it finishes, so a burst of
-// short calls is run by one thread, without waking one thread per call. A call that sleeps
+// short calls is run by one thread, in order, without waking one thread per call (a job
+// starts only once the one before it has returned, unless that one is blocked). A call that sleeps
 // or blocks must still not hold up the others: a watchdog looks every `patience` while
 // jobs wait, and if none was taken since its last look, it starts a thread for each
 // waiting job. Threads idle for a minute end, and so do all once the pool is gone (an

@@ -396,31 +396,27 @@ void worker_session::dispatch(frame& f) {
   job->reply_expected = f.header.type == frame_type::call;
   admit(*job, f);
   if (job->failed) return finish(job, false);
-  const bool on_pool = !job->function->run_async && job->function->where == run_on::pool;
-  if (job->reply_expected && (on_pool || job->function->run_async)) {
-    auto link = [job](call_job*& head) {
-      job->next = head;
-      job->prev = nullptr;
-      if (head) head->prev = job;
-      head = job;
-      job->listed = true;
-    };
-    job->listed_on_pool = on_pool;
-    if (on_pool) {
-      std::lock_guard lock(pool_m_);
-      link(running_on_pool_);
-    } else {
-      link(running_here_);
-    }
+  // A call that runs on after this handler is listed, so that an interrupt finds it.
+  auto list_in = [job](call_job*& head, bool pool) {
+    job->next = head;
+    job->prev = nullptr;
+    if (head) head->prev = job;
+    head = job;
+    job->listed = true;
+    job->listed_on_pool = pool;
+  };
+  if (job->function->run_async) {
+    if (job->reply_expected) list_in(running_here_, false);
+    return waiting_coroutines_.push_back(job);  // has room: reserved
   }
-  if (job->function->run_async) return waiting_coroutines_.push_back(job);  // has room: reserved
-  if (!on_pool) {
+  if (job->function->where != run_on::pool) {
     job->context.watch_signals(job->id);  // no interrupt frame is read while it runs
     run_sync(*job);
     return finish(job, false);
   }
   {
     std::lock_guard lock(pool_m_);
+    if (job->reply_expected) list_in(running_on_pool_, true);
     ++on_pool_;  // close() waits for it
   }
   const bool posted = pool_.post([this, job] {

@@ -224,18 +224,13 @@ class reply_handler {
     return h;
   }
 
-  template <class H, class... V>
-  static void run(H&& h, const reply_context& c, V&&... v) {
-    complete_on_executor(std::move(h), c.executor, c.from_reader, std::forward<V>(v)...);
-  }
-
   template <failure_as As, class H, class... V>
-  static void run_with(H&& h, const reply_context& c, failure&& f, diagnostics* diag, V&&... v) {
+  static void complete_as(H&& h, const reply_context& c, failure&& f, diagnostics* diag, V&&... v) {
     if constexpr (As == failure_as::exception) {
-      run(std::move(h), c, std::move(f.exception), std::forward<V>(v)...);
+      complete_on_executor(std::move(h), c.executor, c.from_reader, std::move(f.exception), std::forward<V>(v)...);
     } else {
       if (diag) set_diagnostics(*diag, std::move(f.exception));
-      run(std::move(h), c, f.code, std::forward<V>(v)...);
+      complete_on_executor(std::move(h), c.executor, c.from_reader, f.code, std::forward<V>(v)...);
     }
   }
 
@@ -244,7 +239,7 @@ class reply_handler {
     diagnostics* const diag = self.diag_;
     H h = self.take<H>();
     if constexpr (std::is_void_v<T>) {
-      run_with<As>(std::move(h), c, std::move(f), diag);
+      complete_as<As>(std::move(h), c, std::move(f), diag);
     } else {
       T result{};
       if (!f) {
@@ -261,14 +256,15 @@ class reply_handler {
           f = decode_failure(c.w, c.function, e);
         }
       }
-      run_with<As>(std::move(h), c, std::move(f), diag, std::move(result));
+      complete_as<As>(std::move(h), c, std::move(f), diag, std::move(result));
     }
   }
 
   template <class H>
   static void complete_raw(reply_handler& self, failure f, std::span<const char> reply, const reply_context& c) {
     H h = self.take<H>();
-    run(std::move(h), c, std::move(f.exception), std::vector<char>(reply.begin(), reply.end()));
+    complete_on_executor(std::move(h), c.executor, c.from_reader, std::move(f.exception),
+                         std::vector<char>(reply.begin(), reply.end()));
   }
 
   alignas(std::max_align_t) unsigned char storage_[inline_size];
@@ -279,9 +275,6 @@ class reply_handler {
 /// What a call's initiation gives the call driver: puts the handler at h into to, to
 /// complete with the reply decoded as Wire and converted to T. Not inline: the common
 /// awaited types are compiled in the library (<malt/call.hpp> lists them).
-template <class T, class Wire, failure_as As, class Handler>
-void place_decoding(reply_handler& to, void* h);
-
 template <class T, class Wire, failure_as As, class Handler>
 void place_decoding(reply_handler& to, void* h) {
   to.emplace_decoding<T, Wire, As>(std::move(*static_cast<Handler*>(h)));
